@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 # Run every notebook headless against the built-in mock server and write
 # the executed copies, with their outputs, back into notebooks/.
 demo: $(STAMP)
-	$(BIN)/python tools/run_notebooks.py --write notebooks/*.ipynb
+	$(BIN)/python tools/run_notebooks.py --write notebooks/src/*.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
