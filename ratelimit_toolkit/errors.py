@@ -355,6 +355,8 @@ def _connection_types() -> tuple[type[BaseException], ...]:
             ("httpx2", "NetworkError"),
             ("httpx2", "RemoteProtocolError"),
             ("aiohttp", "ClientConnectionError"),
+            # A body cut off mid-way: the connection broke, so the request may succeed on retry.
+            ("aiohttp", "ClientPayloadError"),
         ]
     )
     return (ConnectionError, *third_party)

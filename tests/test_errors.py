@@ -11,6 +11,7 @@ import textwrap
 import types
 from typing import Any
 
+import aiohttp
 import httpx
 import openai
 import pytest
@@ -160,6 +161,8 @@ EXCEPTION_CASES = [
     pytest.param(httpx.ConnectError("refused"), "connection_error", True, id="httpx-connect"),
     pytest.param(httpx.RemoteProtocolError("Server disconnected"), "connection_error", True, id="httpx-disconnected"),
     pytest.param(httpx.ReadTimeout("read timed out"), "timeout", True, id="httpx-read-timeout"),
+    pytest.param(aiohttp.ServerDisconnectedError(), "connection_error", True, id="aiohttp-disconnected"),
+    pytest.param(aiohttp.ClientPayloadError("Response payload is not completed"), "connection_error", True, id="aiohttp-cut-body"),
     pytest.param(ValueError("bad input"), "other", False, id="value-error"),
     pytest.param(asyncio.CancelledError(), "other", False, id="cancelled"),
 ]

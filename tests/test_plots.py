@@ -377,9 +377,18 @@ def test_throughput_points_are_running_totals() -> None:
 
 
 def test_throughput_windowed_rate() -> None:
-    ax = plots.plot_throughput([(1.0, 2), (6.0, 3)], cumulative=False, window_seconds=5.0)
+    ax = plots.plot_throughput([(1.0, 2), (9.0, 3)], cumulative=False, window_seconds=5.0)
 
-    assert list(ax.get_lines()[0].get_ydata()) == [24.0, 12.0, 12.0]
+    assert list(ax.get_lines()[0].get_ydata()) == [24.0, 15.0, 15.0]
+
+
+def test_throughput_no_drop_at_end() -> None:
+    # One completion a second, ending 1.5 s into a window: the short tail joins the window before it.
+    points = [(second + 0.5, second + 1) for second in range(12)]
+
+    ax = plots.plot_throughput(points, cumulative=False, window_seconds=5.0)
+
+    assert min(ax.get_lines()[0].get_ydata()) >= 55.0
 
 
 def test_throughput_rejects_zero_window() -> None:

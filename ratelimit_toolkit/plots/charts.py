@@ -246,17 +246,33 @@ def _draw_windowed(
     window_seconds: float,
 ) -> None:
     end = events[-1][0] if events else 0.0
-    windows = max(1, math.ceil(end / window_seconds))
-    counts = [0.0] * windows
+    edges = _window_edges(end, window_seconds)
+    counts = [0.0] * (len(edges) - 1)
     for time_seconds, count in events:
-        counts[min(int(time_seconds // window_seconds), windows - 1)] += count
-    starts = [index * window_seconds for index in range(windows)]
-    rates = [count * 60.0 / window_seconds for count in counts]
-    ax.step(starts + [windows * window_seconds], rates + rates[-1:], where="post", label=label)
+        index = min(int(time_seconds // window_seconds), len(counts) - 1)
+        counts[index] += count
+    # The last window ends with the last completion, so dividing by its real width
+    # keeps the rate from dropping at the end of the run.
+    rates = [count * 60.0 / (edges[i + 1] - edges[i]) for i, count in enumerate(counts)]
+    ax.step(edges, rates + rates[-1:], where="post", label=label)
 
     if limit_per_minute is not None:
         _check_positive("limit_per_minute", limit_per_minute)
-        _draw_limit_once(ax, [0.0, windows * window_seconds], [limit_per_minute, limit_per_minute], limit_per_minute)
+        _draw_limit_once(ax, [0.0, edges[-1]], [limit_per_minute, limit_per_minute], limit_per_minute)
+
+
+def _window_edges(end: float, window_seconds: float) -> list[float]:
+    """Window boundaries from 0 to `end`; a last window under half a width joins the one before."""
+    if end <= window_seconds:
+        return [0.0, end if end > 0 else window_seconds]
+    whole = int(end // window_seconds)
+    edges = [index * window_seconds for index in range(whole + 1)]
+    remainder = end - edges[-1]
+    if remainder >= window_seconds / 2:
+        edges.append(end)
+    elif remainder > 0:
+        edges[-1] = end
+    return edges
 
 
 def _draw_limit_once(ax: Axes, xs: list[float], ys: list[float], limit_per_minute: float) -> None:
