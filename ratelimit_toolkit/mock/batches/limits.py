@@ -27,7 +27,7 @@ COMPLETION_WINDOW = "24h"
 COMPLETION_WINDOW_SECONDS = 24 * 3600.0
 
 #: Batch endpoints the mock server runs. OpenAI accepts more (responses,
-#: moderations, images), which the mock server cannot answer.
+#: moderations, images), which the mock server does not serve.
 SUPPORTED_ENDPOINTS = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
 
 #: Prompt tokens that may wait in unfinished batches of one model. OpenAI sets

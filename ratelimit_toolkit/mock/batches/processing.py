@@ -1,4 +1,4 @@
-"""Run one batch on the mock server's event loop: validate, answer each request, write the files.
+"""Run one batch on the mock server's event loop: validate, run each request, write the files.
 
 A batch moves through `validating`, then `in_progress` (or `failed`), then
 `finalizing` and `completed`. It ends `expired` when its completion window
@@ -23,8 +23,8 @@ from typing import Any
 
 from ratelimit_toolkit.mock import payloads
 from ratelimit_toolkit.mock.batches.shapes import output_line, token_limit_message, unrun_line
-from ratelimit_toolkit.mock.batches.store import BatchRecord, BatchStore, new_id
-from ratelimit_toolkit.mock.batches.validation import BatchTask, check_input_file
+from ratelimit_toolkit.mock.batches.store import BatchRecord, BatchStore
+from ratelimit_toolkit.mock.batches.validation import BatchTask, FileCheck, check_input_file
 from ratelimit_toolkit.mock.generation import generate
 from ratelimit_toolkit.mock.settings import MockSettings
 from ratelimit_toolkit.mock.state import MockState
@@ -32,7 +32,7 @@ from ratelimit_toolkit.mock.validation import RequestRejected, estimate_charge, 
 
 logger = logging.getLogger(__name__)
 
-#: Requests answered between two yields to the event loop, so other requests stay served.
+#: Requests run between two yields to the event loop, so the server keeps serving other requests.
 CHUNK_REQUESTS = 200
 
 #: Seconds between two progress steps of a batch whose requests take time.
@@ -82,7 +82,7 @@ class BatchRun:
             return
 
         batch.move_to("in_progress")
-        remaining = await self._answer_all(tasks)
+        remaining = await self._run_tasks(tasks)
         if batch.cancel_requested:
             await self._finish_cancelled(remaining)
         elif remaining:
@@ -97,9 +97,13 @@ class BatchRun:
     def _validate(self) -> list[BatchTask] | None:
         """Check the input file; fail the batch and return None when it breaks a rule."""
         batch, settings = self.batch, self.settings
-        stored = self.store.files[batch.input_file_id]
-        check = check_input_file(stored.data, batch.endpoint, max_requests=settings.batch_max_requests,
-                                 max_bytes=settings.batch_max_file_bytes)
+        stored = self.store.files.get(batch.input_file_id)
+        if stored is None:  # deleted between the create call and validation
+            check = FileCheck()
+            check.reject("file_not_found", f"The input file {batch.input_file_id} was deleted before validation.")
+        else:
+            check = check_input_file(stored.data, batch.endpoint, max_requests=settings.batch_max_requests,
+                                     max_bytes=settings.batch_max_file_bytes)
         batch.model = check.model
         if not check.errors and check.model is not None:
             self._check_enqueued_tokens(check.model, check.prompt_tokens, check.errors)
@@ -121,15 +125,15 @@ class BatchRun:
             message = token_limit_message(model, self.settings.organization, limit)
             errors.append({"code": "token_limit_exceeded", "message": message, "param": None, "line": None})
 
-    async def _answer_all(self, tasks: list[BatchTask]) -> list[BatchTask]:
-        """Answer the requests in order until done, cancelled or expired; return those not run."""
+    async def _run_tasks(self, tasks: list[BatchTask]) -> list[BatchTask]:
+        """Run the requests in order until done, cancelled or expired; return those not run."""
         started = time.monotonic()
         done = 0
         while done < len(tasks) and not self._stops(done, started):
             due = self._due_requests(started, len(tasks))
             end = min(due, done + CHUNK_REQUESTS)
             for task in tasks[done:end]:
-                self._answer(task)
+                self._run_task(task)
             done = max(done, end)
             await asyncio.sleep(TICK_SECONDS if done >= due and done < len(tasks) else 0)
         return tasks[done:]
@@ -151,9 +155,10 @@ class BatchRun:
         limit = self.settings.batch_expire_after_requests
         return due if limit is None else min(due, limit)
 
-    def _answer(self, task: BatchTask) -> None:
-        status, body = answer_request(task, self.batch.endpoint, self.settings)
-        line = output_line(new_id("batch_req_"), task.custom_id, status, f"req_{new_id('')}", body)
+    def _run_task(self, task: BatchTask) -> None:
+        status, body = respond(task, self.batch.endpoint, self.settings)
+        request_id = f"req_{payloads.new_id('')}"
+        line = output_line(payloads.new_id("batch_req_"), task.custom_id, status, request_id, body)
         if 200 <= status < 300:
             self.batch.completed += 1
             self.batch.usage.input_tokens += body["usage"]["prompt_tokens"]
@@ -172,7 +177,8 @@ class BatchRun:
 
     def _finish_expired(self, remaining: list[BatchTask]) -> None:
         for task in remaining:
-            self.outcome.errors.append(unrun_line(new_id("batch_req_"), task.custom_id, "batch_expired", _EXPIRED_MESSAGE))
+            line = unrun_line(payloads.new_id("batch_req_"), task.custom_id, "batch_expired", _EXPIRED_MESSAGE)
+            self.outcome.errors.append(line)
         self._write_files()
         self.batch.move_to("expired")
         self._log_end()
@@ -182,7 +188,8 @@ class BatchRun:
             self.batch.move_to("cancelling")
         await _sleep(self.settings.batch_finalizing_seconds)
         for task in remaining:
-            self.outcome.errors.append(unrun_line(new_id("batch_req_"), task.custom_id, "batch_cancelled", _CANCELLED_MESSAGE))
+            line = unrun_line(payloads.new_id("batch_req_"), task.custom_id, "batch_cancelled", _CANCELLED_MESSAGE)
+            self.outcome.errors.append(line)
         self._write_files()
         self.batch.move_to("cancelled")
         self._log_end()
@@ -205,14 +212,14 @@ class BatchRun:
                     batch.completed, batch.total, batch.failed)
 
 
-def answer_request(task: BatchTask, endpoint: str, settings: MockSettings) -> tuple[int, dict[str, Any]]:
-    """Answer one batch request as the live endpoint would, or fail it on purpose.
+def respond(task: BatchTask, endpoint: str, settings: MockSettings) -> tuple[int, dict[str, Any]]:
+    """Build the response to one batch request as the live endpoint would, or fail it on purpose.
 
     Returns:
         The HTTP status and the response body.
     """
     if _fails_on_purpose(task.custom_id, settings):
-        request_id = f"req_{new_id('')}"
+        request_id = f"req_{payloads.new_id('')}"
         return 500, payloads.error_body(
             f"The server had an error while processing your request (request id {request_id}); "
             "the mock server failed it on purpose (batch_failure_rate or batch_failing_custom_ids).",

@@ -29,7 +29,7 @@ from ratelimit_toolkit.mock.auth import mask_api_key, read_api_key
 from ratelimit_toolkit.mock.batches.limits import COMPLETION_WINDOW, COMPLETION_WINDOW_SECONDS, SUPPORTED_ENDPOINTS
 from ratelimit_toolkit.mock.batches.processing import BatchRun
 from ratelimit_toolkit.mock.batches.shapes import batch_object, file_object, object_list
-from ratelimit_toolkit.mock.batches.store import FINAL_STATUSES, BatchRecord, BatchStore, StoredFile, new_id, now_seconds
+from ratelimit_toolkit.mock.batches.store import FINAL_STATUSES, BatchRecord, BatchStore, StoredFile, now_seconds
 from ratelimit_toolkit.mock.batches.uploads import read_upload
 from ratelimit_toolkit.mock.state import MockState
 from ratelimit_toolkit.mock.stats import RequestRecord
@@ -37,7 +37,7 @@ from ratelimit_toolkit.mock.validation import RequestRejected, parse_json_object
 
 logger = logging.getLogger(__name__)
 
-#: Where the application keeps its `BatchStore`.
+#: Key of the application's `BatchStore`.
 BATCH_STORE_KEY = web.AppKey("batch_store", BatchStore)
 
 #: Objects one list page returns without `limit`, and at most, as OpenAI's list endpoints do.
@@ -76,7 +76,7 @@ def add_batch_routes(app: web.Application, state: MockState) -> BatchStore:
 
 
 class BatchRoutes:
-    """The handlers; each one authenticates, answers, and records the call in the statistics."""
+    """The handlers; each one authenticates, builds the response, and records the call in the statistics."""
 
     def __init__(self, state: MockState, store: BatchStore) -> None:
         self.state = state
@@ -120,8 +120,9 @@ class BatchRoutes:
             status, body = await answer(request)
         except RequestRejected as rejection:
             status, body = rejection.status, rejection.body
-            logger.debug("request %s to %s answered %d: %s", request_id, endpoint, status, body["error"]["message"])
-        except Exception:  # answer every request with a body, even on a bug here
+            logger.debug("request %s to %s rejected with status %d: %s", request_id, endpoint, status,
+                         body["error"]["message"])
+        except Exception:  # return a response with a body to every request, even on a bug here
             logger.exception("mock server failed on request %s to %s", request_id, endpoint)
             status, body = 500, payloads.server_error(request_id)
 
@@ -161,7 +162,8 @@ class BatchRoutes:
     async def _create_file(self, request: web.Request) -> tuple[int, dict[str, Any]]:
         upload = await read_upload(request)
         stored = self.store.add_file(upload.filename, upload.purpose, upload.data)
-        logger.info("file %s uploaded: %s, %d bytes, purpose %s", stored.id, stored.filename, len(stored.data), stored.purpose)
+        logger.info("file %s uploaded: %s, %d bytes, purpose %s", stored.id, stored.filename, len(stored.data),
+                    stored.purpose)
         return 200, file_object(stored)
 
     async def _list_files(self, request: web.Request) -> tuple[int, dict[str, Any]]:
@@ -193,7 +195,7 @@ class BatchRoutes:
                          param="input_file_id", code="invalid_value")
 
         created_at = now_seconds()
-        batch = BatchRecord(new_id("batch_"), endpoint, input_file_id, window, metadata, created_at,
+        batch = BatchRecord(payloads.new_id("batch_"), endpoint, input_file_id, window, metadata, created_at,
                             expires_at=created_at + int(COMPLETION_WINDOW_SECONDS))
         self.store.add_batch(batch)
         self.store.keep_task(asyncio.get_running_loop().create_task(BatchRun(batch, self.store, self.state).run()))

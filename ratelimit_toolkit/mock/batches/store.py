@@ -6,10 +6,11 @@ Everything here is touched only on the server's event loop thread, so it needs n
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from ratelimit_toolkit.mock.payloads import new_id
 
 BatchStatus = Literal["validating", "failed", "in_progress", "finalizing", "completed", "expired", "cancelling", "cancelled"]
 
@@ -18,11 +19,6 @@ FINAL_STATUSES: frozenset[str] = frozenset({"failed", "completed", "expired", "c
 
 #: Statuses whose prompt tokens count against the enqueued token limit.
 ENQUEUED_STATUSES: frozenset[str] = frozenset({"validating", "in_progress", "finalizing"})
-
-
-def new_id(prefix: str) -> str:
-    """Make an id such as `file-3f2a...` or `batch_9c1d...`."""
-    return f"{prefix}{os.urandom(12).hex()}"
 
 
 def now_seconds() -> int:
@@ -108,7 +104,11 @@ class BatchStore:
         self.batches[batch.id] = batch
 
     def enqueued_prompt_tokens(self, model: str, *, excluding: str) -> int:
-        """Sum the prompt tokens of the other unfinished batches of `model`."""
+        """Sum the prompt tokens of the other unfinished batches of `model`.
+
+        NOTE: this counts every batch on the server, whatever its API key or
+        organisation, while OpenAI keeps this limit per organisation.
+        """
         return sum(
             batch.prompt_tokens
             for batch in self.batches.values()
