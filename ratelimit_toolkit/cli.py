@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from ratelimit_toolkit import messages
 from ratelimit_toolkit.batch_api.cli import add_parser as add_batch_parser
+from ratelimit_toolkit.mock.hosts import network_warning
+from ratelimit_toolkit.mock.scope_settings import DEFAULT_MAX_SCOPES, read_organizations_file
 from ratelimit_toolkit.processor.cli import add_parser as add_process_parser
 
 if TYPE_CHECKING:
@@ -30,6 +32,10 @@ messages.register(
         "serve.listening": {
             "en": "Mock server listening at {base_url} ({limits}). Press Ctrl-C to stop.",
             "ko": "모의 서버가 {base_url} 에서 요청을 받고 있습니다 ({limits}). 멈추려면 Ctrl-C 를 누르세요.",
+        },
+        "serve.status_page": {
+            "en": "Status page: {url}/status (JSON: {url}/v1/status)",
+            "ko": "현황 페이지: {url}/status (JSON: {url}/v1/status)",
         },
         "serve.stopped": {
             "en": "Mock server stopped after {requests} requests; {refused} of them got a 429 response.",
@@ -95,7 +101,13 @@ def _add_serve_command(subcommands: Any) -> None:
 
 def _add_limit_options(serve: argparse.ArgumentParser) -> None:
     limits = serve.add_argument_group("address and limits")
-    limits.add_argument("--host", metavar="HOST", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    limits.add_argument(
+        "--host",
+        metavar="HOST",
+        default="127.0.0.1",
+        help="address to bind: 127.0.0.1 keeps the server on this computer; 0.0.0.0 or this computer's "
+        "LAN address lets others on the network connect, for a classroom, and prints a warning (default: 127.0.0.1)",
+    )
     limits.add_argument("--port", type=int, metavar="PORT", default=8000, help="TCP port to bind; 0 picks a free port (default: 8000)")
     limits.add_argument("--rpm", type=int, metavar="N", default=60, help="requests per minute (default: 60)")
     limits.add_argument("--tpm", type=int, metavar="N", default=150_000, help="tokens per minute (default: 150000)")
@@ -116,6 +128,33 @@ def _add_limit_options(serve: argparse.ArgumentParser) -> None:
         "--retry-after",
         action="store_true",
         help="send retry-after (seconds) and retry-after-ms headers with rate-limit 429s",
+    )
+    _add_scope_options(limits)
+
+
+def _add_scope_options(limits: Any) -> None:
+    limits.add_argument(
+        "--limit-scope",
+        choices=["server", "key", "organization"],
+        default="server",
+        help="who shares one pair of RPM and TPM buckets: server = every request; key = each API key gets "
+        "its own; organization = each organisation gets its own, shared by its keys (default: server)",
+    )
+    limits.add_argument(
+        "--organizations",
+        metavar="FILE.json",
+        help='JSON file mapping organisation ids to their API keys, such as {"org-a": ["sk-a1", "sk-a2"]}; '
+        'an entry may also be {"keys": [...], "rpm": N, "tpm": N} to give that organisation its own '
+        "requests and tokens per minute. Keys it does not list belong to the organisation in their "
+        "OpenAI-Organization header, else to --organization",
+    )
+    limits.add_argument(
+        "--max-scopes",
+        type=int,
+        metavar="N",
+        default=DEFAULT_MAX_SCOPES,
+        help="keys or organisations the server keeps buckets for; beyond it the least recently used "
+        f"is dropped and starts again with full buckets (default: {DEFAULT_MAX_SCOPES})",
     )
 
 
@@ -213,7 +252,27 @@ def _serve_settings(arguments: argparse.Namespace) -> dict[str, Any]:
         "base_latency_seconds": arguments.latency,
         "per_token_latency_seconds": arguments.per_token_latency,
         "organization": arguments.organization,
+        "limit_scope": arguments.limit_scope,
+        "max_scopes": arguments.max_scopes,
+        **_organization_settings(arguments),
     }
+
+
+def _organization_settings(arguments: argparse.Namespace) -> dict[str, Any]:
+    """Read `--organizations` into the `organizations` and `scope_limits` settings.
+
+    Raises:
+        ValueError: the file cannot be read or has the wrong shape.
+    """
+    if arguments.organizations is None:
+        return {}
+    organizations, scope_limits = read_organizations_file(arguments.organizations, rpm=arguments.rpm, tpm=arguments.tpm)
+    if scope_limits and arguments.limit_scope != "organization":
+        raise ValueError(
+            f"{arguments.organizations} gives organisations their own rpm or tpm, which applies only "
+            f"with --limit-scope organization, got --limit-scope {arguments.limit_scope}"
+        )
+    return {"organizations": organizations, "scope_limits": scope_limits or None}
 
 
 def _run_serve(arguments: argparse.Namespace) -> int:
@@ -225,6 +284,8 @@ def _run_serve(arguments: argparse.Namespace) -> int:
     except (TypeError, ValueError) as error:
         print(messages.t("cli.invalid_setting", lang, error=error), file=sys.stderr)
         return 2
+    for line in network_warning(arguments.host, arguments.port):
+        print(line, file=sys.stderr, flush=True)
 
     # SIGTERM ends the server like Ctrl-C. Both handlers are in place before
     # the server starts, so a signal at any later moment stops it cleanly.
@@ -245,8 +306,9 @@ def _run_serve(arguments: argparse.Namespace) -> int:
 
 def _report_and_wait(server: MockServer, lang: str | None) -> None:
     settings = server.settings
-    limits = f"RPM {settings.rpm}, TPM {settings.tpm}, burst {settings.burst_seconds:g}s"
+    limits = f"RPM {settings.rpm}, TPM {settings.tpm}, burst {settings.burst_seconds:g}s, limit scope {settings.limit_scope}"
     print(messages.t("serve.listening", lang, base_url=server.base_url, limits=limits), flush=True)
+    print(messages.t("serve.status_page", lang, url=server.url), flush=True)
     threading.Event().wait()
 
 

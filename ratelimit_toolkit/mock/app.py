@@ -4,14 +4,19 @@ A generating request (chat completions, completions, embeddings) goes through
 these steps, and the first step that produces a response ends it:
 
 1. a scripted response, else the random faults (dropped connection, HTML 5xx);
-2. the API key (401);
+2. the API key (401) and the `OpenAI-Organization` header (400 or 401), which
+   pick the request's scope: the whole server, its key, or its organisation;
 3. the body: size (413), JSON (400), required fields and shapes (400);
 4. the quota mode (429 `insufficient_quota`);
-5. the rate-limit buckets (429 `rate_limit_exceeded`);
+5. the scope's rate-limit buckets (429 `rate_limit_exceeded`);
 6. the generated response, after the configured latency (plus `slow_seconds` for a slow response).
 
-Every response carries the `x-ratelimit-*` headers, `x-request-id`,
-`openai-organization` and `openai-processing-ms`.
+Every response carries the `x-ratelimit-*` headers of the request's scope,
+`x-request-id`, `openai-organization` and `openai-processing-ms`.
+
+`GET /status` (an HTML page) and `GET /v1/status` (JSON) show each scope's
+counts and remaining budget, with keys masked. They and `GET /v1/stats` need
+no key and are not counted.
 """
 
 from __future__ import annotations
@@ -33,9 +38,11 @@ from ratelimit_toolkit.mock.batches.routes import add_batch_routes
 from ratelimit_toolkit.mock.buckets import Admission, LimitSnapshot
 from ratelimit_toolkit.mock.faults import ScriptedResponse, html_error_page
 from ratelimit_toolkit.mock.generation import generate
+from ratelimit_toolkit.mock.scopes import ORGANIZATION_HEADER, OrganizationError, ScopeIdentity
 from ratelimit_toolkit.mock.settings import MockSettings
 from ratelimit_toolkit.mock.state import MockState
 from ratelimit_toolkit.mock.stats import RequestRecord
+from ratelimit_toolkit.mock.status import render_status_page
 from ratelimit_toolkit.mock.validation import (
     RequestRejected,
     estimate_charge,
@@ -69,13 +76,14 @@ _MODELS_CREATED = 1_700_000_000
 
 @dataclass
 class Exchange:
-    """Per-request bookkeeping of the handlers: ids, timing and the masked key."""
+    """Per-request bookkeeping of the handlers: ids, timing, the masked key and the scope."""
 
     request_id: str
     endpoint: str
     arrived_seconds: float
     started: float
     masked_key: str | None = None
+    identity: ScopeIdentity | None = None
 
 
 class MockApplication:
@@ -92,6 +100,8 @@ class MockApplication:
         app.router.add_post("/v1/embeddings", self.handle_embeddings)
         app.router.add_get("/v1/models", self.handle_models)
         app.router.add_get("/v1/stats", self.handle_stats)
+        app.router.add_get("/v1/status", self.handle_status)
+        app.router.add_get("/status", self.handle_status_page)
         add_batch_routes(app, self.state)
         return app
 
@@ -119,7 +129,7 @@ class MockApplication:
         except RequestRejected as rejection:
             return self._reply_error(exchange, rejection.status, rejection.body)
         body = payloads.model_list(list(MODELS), _MODELS_CREATED)
-        response = self._json_response(exchange, 200, body, self.state.limit_snapshot())
+        response = self._json_response(exchange, 200, body, self.state.limit_snapshot(exchange.identity))
         self._record(exchange, 200)
         return response
 
@@ -129,6 +139,20 @@ class MockApplication:
         include_records = request.query.get("records", "").lower() in ("1", "true", "yes")
         body = self.state.stats.snapshot(include_records=include_records)
         return self._json_response(exchange, 200, body, self.state.limit_snapshot())
+
+    async def handle_status(self, request: web.Request) -> web.StreamResponse:
+        """Return each scope's counts and remaining budget as JSON; no key needed, not counted."""
+        exchange = self._begin(request, "status")
+        return self._json_response(exchange, 200, self.state.status(), self.state.limit_snapshot())
+
+    async def handle_status_page(self, request: web.Request) -> web.StreamResponse:
+        """Return the status as an HTML page that reloads itself; no key needed, not counted."""
+        exchange = self._begin(request, "status")
+        page = render_status_page(self.state.status())
+        response = web.Response(status=200, text=page, content_type="text/html")
+        response.headers.update(self._headers(exchange, self.state.limit_snapshot()))
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     def handle_not_found(self, request: web.Request) -> web.Response:
         exchange = self._begin(request, request.path.removeprefix("/v1/"))
@@ -155,8 +179,8 @@ class MockApplication:
             return self._reply_html(exchange, faults.failure_status)
 
         settings = self.state.settings
-        body, estimate = await self._read_request(request, exchange, settings)
-        admission, snapshot = self.state.admit(estimate.total)
+        body, estimate, identity = await self._read_request(request, exchange, settings)
+        admission, snapshot = self.state.admit(estimate.total, identity)
         if not admission.admitted:
             return self._reply_refusal(exchange, admission, snapshot, body["model"], settings)
 
@@ -167,15 +191,15 @@ class MockApplication:
 
     async def _read_request(
         self, request: web.Request, exchange: Exchange, settings: MockSettings
-    ) -> tuple[dict[str, Any], RequestEstimate]:
+    ) -> tuple[dict[str, Any], RequestEstimate, ScopeIdentity]:
         """Check the key, the body and the quota mode; raise `RequestRejected` on the first failure."""
-        self._authenticate(request, exchange, settings)
+        identity = self._authenticate(request, exchange, settings)
         body = parse_json_object(await read_body(request, settings.max_body_bytes))
         validate_body(exchange.endpoint, body)
         estimate = estimate_charge(exchange.endpoint, body)
         if settings.quota_exhausted:
             raise RequestRejected(429, payloads.quota_error())
-        return body, estimate
+        return body, estimate, identity
 
     async def _reply_answer(
         self,
@@ -204,13 +228,19 @@ class MockApplication:
             started=time.perf_counter(),
         )
 
-    def _authenticate(self, request: web.Request, exchange: Exchange, settings: MockSettings) -> None:
+    def _authenticate(self, request: web.Request, exchange: Exchange, settings: MockSettings) -> ScopeIdentity:
+        """Check the key and find the request's scope; raise `RequestRejected` on failure."""
         key = read_api_key(request.headers)
         if key is None:
             raise RequestRejected(401, payloads.missing_key_error())
         exchange.masked_key = mask_api_key(key)
         if settings.api_keys is not None and key not in settings.api_keys:
             raise RequestRejected(401, payloads.invalid_key_error(exchange.masked_key))
+        try:
+            exchange.identity = self.state.identify(key, request.headers.get(ORGANIZATION_HEADER))
+        except OrganizationError as error:
+            raise RequestRejected(error.status, payloads.invalid_request_error(str(error), code=error.code)) from error
+        return exchange.identity
 
     def _reply_refusal(
         self,
@@ -220,7 +250,8 @@ class MockApplication:
         model: str,
         settings: MockSettings,
     ) -> web.Response:
-        body = payloads.rate_limit_error(admission, model, settings.organization)
+        organization = exchange.identity.organization if exchange.identity is not None else settings.organization
+        body = payloads.rate_limit_error(admission, model, organization)
         extra_headers = {}
         if settings.retry_after_headers and not admission.too_large:
             extra_headers = payloads.retry_after_headers(admission.wait_seconds)
@@ -230,7 +261,7 @@ class MockApplication:
         return response
 
     def _reply_error(self, exchange: Exchange, status: int, body: dict[str, Any]) -> web.Response:
-        response = self._json_response(exchange, status, body, self.state.limit_snapshot())
+        response = self._json_response(exchange, status, body, self.state.limit_snapshot(exchange.identity))
         self._record(exchange, status, error=body["error"])
         logger.debug("request %s failed with status %d: %s", exchange.request_id, status, body["error"]["message"])
         return response
@@ -303,7 +334,8 @@ class MockApplication:
         processing_ms = round((time.perf_counter() - exchange.started + delay_seconds) * 1000)
         headers = payloads.rate_limit_headers(snapshot)
         headers["x-request-id"] = exchange.request_id
-        headers["openai-organization"] = self.state.settings.organization
+        identity = exchange.identity
+        headers["openai-organization"] = identity.organization if identity is not None else self.state.settings.organization
         headers["openai-processing-ms"] = str(processing_ms)
         headers["openai-version"] = "2020-10-01"
         return headers

@@ -16,6 +16,7 @@ from ratelimit_toolkit import tokens
 from ratelimit_toolkit.mock.app import MockApplication
 from ratelimit_toolkit.mock.buckets import Clock
 from ratelimit_toolkit.mock.faults import ScriptEntry
+from ratelimit_toolkit.mock.hosts import is_loopback_host
 from ratelimit_toolkit.mock.settings import MockSettings
 from ratelimit_toolkit.mock.state import MockState
 from ratelimit_toolkit.mock.stats import RequestRecord
@@ -54,9 +55,15 @@ class MockServer:
     from the request bucket, as OpenAI counts refusals against the limit.
     A client that retries without waiting then locks itself out.
 
+    By default every request shares one pair of buckets. With
+    `limit_scope="key"` each API key gets its own pair, and with
+    `limit_scope="organization"` each organisation does (see `MockSettings`);
+    `status()` and `GET /status` show each scope's counts.
+
     Args:
         settings: a whole `MockSettings`; keyword settings are applied on top.
-        host: the address to bind.
+        host: the address to bind. Anything but a loopback address lets other
+            computers connect, and `start()` logs a warning.
         port: the port to bind; 0 picks a free one.
         script: scripted responses for the first requests (see `enqueue_responses`).
         clock: monotonic seconds for the buckets and statistics.
@@ -150,6 +157,14 @@ class MockServer:
         """Return the recorded requests, oldest first."""
         return self._state.stats.records()
 
+    def status(self) -> dict[str, Any]:
+        """Return what `GET /v1/status` returns: the limits and each scope's counts, keys masked.
+
+        Counts run from each scope's first request. `reset_stats()` leaves them,
+        and changing a limit or scope setting with `configure()` resets them.
+        """
+        return self._state.status()
+
     def reset_stats(self) -> None:
         """Forget the recorded requests and restart the timeline at second 0."""
         self._state.stats.reset()
@@ -174,6 +189,12 @@ class MockServer:
                 self._thread = None
                 raise self._startup_error or RuntimeError(f"the mock server did not start within {_START_TIMEOUT_SECONDS}s")
         logger.info("mock server started at %s (%s)", self.base_url, _describe_limits(self.settings))
+        if not is_loopback_host(self.host):
+            logger.warning(
+                "mock server at %s listens on %r, so other computers on the network can reach it and its /status page",
+                self.base_url,
+                self.host,
+            )
         return self
 
     def stop(self) -> None:
@@ -248,4 +269,4 @@ def _load_tokenizers() -> None:
 
 
 def _describe_limits(settings: MockSettings) -> str:
-    return f"rpm={settings.rpm}, tpm={settings.tpm}, burst_seconds={settings.burst_seconds:g}"
+    return f"rpm={settings.rpm}, tpm={settings.tpm}, burst_seconds={settings.burst_seconds:g}, limit_scope={settings.limit_scope}"

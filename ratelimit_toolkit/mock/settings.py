@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -15,6 +15,13 @@ from ratelimit_toolkit.mock.batches.limits import (
     check_batch_settings,
 )
 from ratelimit_toolkit.mock.buckets import check_burst_seconds, check_limit
+from ratelimit_toolkit.mock.scope_settings import (
+    DEFAULT_MAX_SCOPES,
+    LimitScope,
+    check_scope_settings,
+    normalize_organizations,
+    normalize_scope_limits,
+)
 
 AnswerLanguage = Literal["auto", "en", "ko"]
 
@@ -58,7 +65,25 @@ class MockSettings:
             Tests and benchmarks keep both at 0; 0.02 and 0.0005 make notebook
             timings look like a fast hosted model.
         max_body_bytes: larger request bodies get 413.
-        organization: the organisation id in headers and error messages.
+        organization: the organisation id in headers and error messages, and
+            the organisation of every key that `organizations` does not list
+            and that sends no `OpenAI-Organization` header.
+        limit_scope: who shares one pair of buckets. "server" (the default):
+            every request. "key": each API key gets its own buckets.
+            "organization": each organisation gets its own, shared by its keys.
+            Buckets are created on a scope's first request, with `rpm`, `tpm`
+            and `burst_seconds` unless `scope_limits` says otherwise.
+        organizations: organisation id to the API keys it owns, stored as a
+            read-only mapping of frozensets; a key may belong to one
+            organisation only. A listed key that sends an `OpenAI-Organization`
+            header naming another organisation gets 401 `mismatched_organization`.
+            None lists no keys, so each request's organisation comes from its
+            header or `organization`.
+        scope_limits: `(rpm, tpm)` for single scopes, by organisation id under
+            "organization" and by API key under "key"; stored read-only.
+            Not allowed with "server".
+        max_scopes: scopes kept at once (see `DEFAULT_MAX_SCOPES`); a new
+            scope beyond it drops the least recently used one.
         batch_validating_seconds: seconds a batch stays `validating`.
         batch_seconds_per_request: seconds of wall time each batch request
             takes while `in_progress`; 0 runs them all at once. The mock
@@ -98,6 +123,10 @@ class MockSettings:
     per_token_latency_seconds: float = 0.0
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     organization: str = "org-mock"
+    limit_scope: LimitScope = "server"
+    organizations: Mapping[str, Collection[str]] | None = None
+    scope_limits: Mapping[str, tuple[int, int]] | None = None
+    max_scopes: int = DEFAULT_MAX_SCOPES
     batch_validating_seconds: float = 0.05
     batch_seconds_per_request: float = 0.001
     batch_finalizing_seconds: float = 0.05
@@ -115,6 +144,10 @@ class MockSettings:
             object.__setattr__(self, "api_keys", _to_key_set(self.api_keys))
         if not isinstance(self.failure_statuses, tuple) and isinstance(self.failure_statuses, Iterable):
             object.__setattr__(self, "failure_statuses", tuple(self.failure_statuses))
+        if self.organizations is not None:
+            object.__setattr__(self, "organizations", normalize_organizations(self.organizations))
+        if self.scope_limits is not None:
+            object.__setattr__(self, "scope_limits", normalize_scope_limits(self.scope_limits))
 
         check_limit("rpm", self.rpm)
         check_limit("tpm", self.tpm)
@@ -130,6 +163,7 @@ class MockSettings:
             raise ValueError(f"seed must be an integer or None, got {self.seed!r}")
         if not isinstance(self.organization, str) or not self.organization:
             raise ValueError(f"organization must be a non-empty string, got {self.organization!r}")
+        check_scope_settings(self.limit_scope, self.scope_limits, self.max_scopes)
         check_batch_settings(self)
 
     def replace(self, **changes: Any) -> MockSettings:
@@ -148,6 +182,11 @@ class MockSettings:
     def limits(self) -> tuple[int, int, float]:
         """The settings the rate-limit buckets are built from."""
         return (self.rpm, self.tpm, self.burst_seconds)
+
+    @property
+    def scoping(self) -> tuple[object, ...]:
+        """The settings that decide which requests share buckets, and with which limits."""
+        return (*self.limits, self.limit_scope, self.organizations, self.scope_limits, self.max_scopes, self.organization)
 
 
 def setting_names() -> list[str]:
