@@ -27,7 +27,7 @@ class Attempt:
         request_id: the caller's id for the request (a line number, a label).
         number: 1 for the first try, 2 for the first retry, and so on.
         started: seconds since the recorder started, on its monotonic clock.
-        ended: seconds since the recorder started, when the answer or error arrived.
+        ended: seconds since the recorder started, when the response or error arrived.
         outcome: one of `OUTCOMES`.
         status: the HTTP status, or None when no response arrived.
         code: the error code from the body (`rate_limit_exceeded`, ...), if any.
@@ -116,7 +116,7 @@ class Recorder:
         return {request_id: len(group) - 1 for request_id, group in self.by_request().items()}
 
     def waits(self) -> list[float]:
-        """Every wait chosen between attempts, in seconds."""
+        """Return every wait chosen between attempts, in seconds."""
         return [a.wait_seconds for a in self.attempts() if a.wait_seconds is not None]
 
     def summary(self) -> Summary:
@@ -134,5 +134,5 @@ class Recorder:
         )
 
     def to_rows(self) -> list[dict[str, Any]]:
-        """All attempts as plain dicts, for JSON output or a DataFrame."""
+        """Return all attempts as plain dicts, for JSON output or a DataFrame."""
         return [attempt.to_dict() for attempt in self.attempts()]
