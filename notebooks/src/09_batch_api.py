@@ -40,7 +40,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from ratelimit_toolkit import batch_api, lesson, processor
+from ratelimit_toolkit import batch_api, lesson, plots, processor
+from ratelimit_toolkit.recording import Recorder
 from ratelimit_toolkit.processor.samples import write_sample_requests
 
 RPM, TPM = 1_200, 200_000
@@ -98,9 +99,11 @@ lesson.table([{"custom_id": line["custom_id"], "method": line["method"], "url": 
 
 # %%
 process_path = workdir / "process.jsonl"
+process_recorder = Recorder()
 process_summary = await processor.process_file(
     requests_path, process_path, f"{session.base_url}/chat/completions",
     api_key=None if session.real else lesson.MOCK_API_KEY, requests_per_minute=RPM, tokens_per_minute=TPM,
+    recorder=process_recorder,
 )
 print(process_summary.format("ko"))
 print(process_summary.format("en"))
@@ -205,6 +208,31 @@ lesson.table(batch_api.paths_table(
 # The processor used the whole requests-per-minute limit, while the batch used none of the requests-per-minute or tokens-per-minute limits: while the batch runs, the processor can run another job.
 # The batch used only part of the enqueued token limit, which it gives back when it ends.
 # On this mock server the batch was faster, but a real batch can be much slower: the Batch API only promises to finish within 24 hours.
+
+# %% [markdown]
+# 두 길에서 요청이 끝나는 모양을 그래프로 봅니다.
+# 처리기의 선은 분당 요청 수 한도를 따라 꾸준히 오릅니다.
+# 배치의 선은 서버가 보고한 완료 수(`request_counts.completed`)를 상태를 확인할 때마다 찍은 것이고, 결과 파일은 배치가 `completed`가 된 뒤에야 받을 수 있습니다.
+
+# %% [markdown]
+# The plot shows how requests finish on the two paths.
+# The processor's line climbs steadily along the requests-per-minute limit.
+# The batch's line is the completed count the server reported (`request_counts.completed`) at each status check, and its output file can be downloaded only once the batch is `completed`.
+
+# %%
+ax = plots.plot_throughput(process_recorder, limit_per_minute=RPM, label="process")
+batch_points = [(0.0, 0)] + [(event.seconds, event.completed) for event in batch_summary.events]
+plots.plot_throughput(batch_points, label="Batch API", ax=ax);
+
+# %% [markdown]
+# 처리기는 결과를 한 줄씩 바로 쓰므로, 중간에 멈춰도 그때까지의 답을 쓸 수 있습니다.
+# 배치는 다 끝날 때까지 결과를 하나도 주지 않지만, 속도 제한(rate limit)을 쓰지 않습니다.
+# 답이 곧 필요하면 처리기를, 하루 안에만 끝나면 되는 큰 작업이면 배치 API를 고르세요.
+
+# %% [markdown]
+# The processor writes each result as soon as it arrives, so the answers so far are usable even if the job stops midway.
+# The batch gives no result until it is finished, but it uses none of the rate limits.
+# Choose the processor when you need answers soon, and the Batch API for a large job that only has to finish within a day.
 
 # %% [markdown]
 # ## 5. 실패한 요청 · Failed requests
