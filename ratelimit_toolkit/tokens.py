@@ -33,6 +33,7 @@ import json
 import logging
 import math
 import os
+import re
 import tempfile
 import threading
 import types
@@ -111,6 +112,12 @@ CHARACTER_RATIOS: dict[str, CharacterRatios] = {
 
 class TokenEstimateError(ValueError):
     """A request body that cannot be estimated; the message names the field as `field 'name'`."""
+
+    @property
+    def field(self) -> str | None:
+        """The path of the invalid field, such as `messages[0].content`, or None."""
+        match = re.search(r"field '([^']+)'", str(self))
+        return match.group(1) if match else None
 
 
 class Encoder(Protocol):

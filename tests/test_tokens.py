@@ -382,3 +382,9 @@ def test_offline_without_network(tmp_path: Path) -> None:
     assert result["blocked"] == []
     assert result["warnings"] == []
     assert list(cache_dir.iterdir()) == []
+
+
+def test_estimate_error_names_field() -> None:
+    with pytest.raises(TokenEstimateError) as caught:
+        estimate_request("chat/completions", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": 5}]})
+    assert caught.value.field == "messages[0].content"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from aiohttp import web
@@ -30,10 +29,6 @@ _REQUIRED_FIELDS = {
     "completions": ("model", "prompt"),
     "embeddings": ("model", "input"),
 }
-
-# tokens.TokenEstimateError names the offending field as "field 'name'".
-_FIELD_IN_MESSAGE = re.compile(r"field '([^']+)'")
-
 
 class RequestRejected(Exception):
     """A rejected request: the error status and the OpenAI error body to send."""
@@ -112,9 +107,7 @@ def estimate_charge(endpoint: str, body: dict[str, Any]) -> tokens.RequestEstima
     try:
         return tokens.estimate_request(endpoint, body)
     except tokens.TokenEstimateError as error:
-        match = _FIELD_IN_MESSAGE.search(str(error))
-        param = match.group(1) if match else None
-        raise reject(f"Invalid request: {error}.", param=param, code="invalid_value") from error
+        raise reject(f"Invalid request: {error}.", param=error.field, code="invalid_value") from error
 
 
 def _too_large(size: int, limit: int) -> RequestRejected:
