@@ -582,6 +582,32 @@ def test_learning_adopts_both_limits() -> None:
     assert limiter.tokens_per_minute == 250_000
 
 
+def test_learning_starts_from_server_level() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter.learning(margin_seconds=0.0, clock=clock, sleep=clock.sleep, async_sleep=clock.async_sleep)
+    limiter.acquire()
+    # The server admitted that request with 19 of its 20-request burst left (1,200 RPM, burst 1 s).
+    limiter.observe(headers(1200, 120_000, remaining_requests=19, remaining_tokens=119_000,
+                            reset_requests="50ms", reset_tokens="500ms"))
+
+    admitted_at_once = 0
+    while limiter.try_acquire():
+        admitted_at_once += 1
+
+    assert admitted_at_once == 18
+    assert clock.sleeps == []
+
+
+def test_learning_start_never_exceeds_server_level() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter.learning(margin_seconds=0.0, clock=clock, sleep=clock.sleep, async_sleep=clock.async_sleep)
+    limiter.acquire()
+    limiter.observe(headers(1200, 120_000, remaining_requests=0, remaining_tokens=119_000,
+                            reset_requests="1s", reset_tokens="500ms"))
+
+    assert limiter.try_acquire() is False
+
+
 def test_initial_limit_implies_learning() -> None:
     limiter = RateLimiter(None, None, initial_requests_per_minute=30)
     limiter.observe(headers(3000, 250_000, remaining_requests=2999, remaining_tokens=249_000,

@@ -210,6 +210,21 @@ class TokenBucket:
         self._refill(self._clock() if now is None else now)
         self._level = min(self._level + amount, self._capacity)
 
+    def start_from_server(self, server_deficit: float, unreported: float, now: float | None = None) -> None:
+        """Raise the level to the server's, less `unreported` charges the server had not counted yet.
+
+        Only for the moment a limit is first learned: a cautious starting bucket
+        is nearly empty, while the server may have most of its burst left.
+        Overestimating `unreported` only makes the start slower, never too fast.
+        """
+        now = self._clock() if now is None else now
+        self._refill(now)
+        level = self._capacity - server_deficit - unreported
+        if level > self._level:
+            self._level = level
+            self._peaks.clear()
+            self._remember_deficit(now)
+
     def correct_from_server(self, server_deficit: float, now: float | None = None) -> float:
         """Lower the level by what the server has counted and this bucket has not.
 

@@ -405,7 +405,7 @@ class RateLimiter:
         bucket = self._requests if kind == "requests" else self._tokens
         limit = reported.limit_per_minute
         if limit is not None and limit >= 1:
-            bucket = self._adopt_limit(kind, bucket, limit, now)
+            bucket = self._adopt_limit(kind, bucket, reported, now)
         if bucket is None:
             return
 
@@ -415,20 +415,37 @@ class RateLimiter:
             if lowered:
                 logger.debug("server counted %.3g more %s than this limiter, so the level was lowered", lowered, kind)
 
-    def _adopt_limit(self, kind: str, bucket: TokenBucket | None, limit: float, now: float) -> TokenBucket | None:
+    def _adopt_limit(self, kind: str, bucket: TokenBucket | None, reported: ServerLimit, now: float) -> TokenBucket | None:
         if bucket is None and not self.learn_limits:
             return None
+        limit = float(reported.limit_per_minute)  # type: ignore[arg-type]
         previous = self.learned.get(kind)
         self.learned[kind] = limit
+        was_guessed = kind in self._guessed
         self._guessed.discard(kind)
         if bucket is None:
             bucket = self._new_bucket(kind, limit)
             self._set_bucket(kind, bucket)
         elif bucket.per_minute != limit:
             bucket.set_limit(limit, now)
+            if was_guessed:
+                self._start_from_server(kind, bucket, reported, now)
         if previous != limit:
             logger.info("rate limiter now enforces %g %s per minute, as the server reported", limit, kind)
         return bucket
+
+    def _start_from_server(self, kind: str, bucket: TokenBucket, reported: ServerLimit, now: float) -> None:
+        """Fill a bucket that started from a guess up to the level the server reported.
+
+        Everything this limiter charged so far counts as not yet seen by the
+        server. That includes the request these headers answer, which the server
+        did count, so the start errs on the slow side by one request.
+        """
+        deficit = reported.deficit(bucket.per_minute)
+        if deficit is None:
+            return
+        charged = float(self.stats.admitted) if kind == "requests" else self.stats.tokens
+        bucket.start_from_server(deficit, charged, now)
 
     def _set_bucket(self, kind: str, bucket: TokenBucket) -> None:
         if kind == "requests":
