@@ -53,3 +53,33 @@ class Limiter(Protocol):
     def observe(self, headers: Mapping[str, str]) -> None:
         """Correct limits and levels from one response's `x-ratelimit-*` headers."""
         ...
+
+
+#: The members `check_limiter` looks for, in the order its error lists them.
+LIMITER_MEMBERS = (
+    "requests_per_minute",
+    "tokens_per_minute",
+    "try_acquire",
+    "acquire",
+    "acquire_async",
+    "refund",
+    "observe",
+)
+
+
+def check_limiter(limiter: object, name: str = "limiter") -> Limiter:
+    """Return `limiter` unchanged when it has every `Limiter` member.
+
+    Like `isinstance(limiter, Limiter)`, this checks only that the members
+    exist, not their signatures.
+
+    Raises:
+        TypeError: a member is missing; the message names the missing ones.
+    """
+    missing = [member for member in LIMITER_MEMBERS if not hasattr(limiter, member)]
+    if missing:
+        raise TypeError(
+            f"{name} must be a RateLimiter, a RedisRateLimiter or an object with the same methods; "
+            f"{type(limiter).__name__} has no {', '.join(missing)}"
+        )
+    return limiter  # type: ignore[return-value]

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from ratelimit_toolkit import __version__
+from ratelimit_toolkit.limiter import Limiter
 from ratelimit_toolkit.limiter.bucket import check_burst_seconds
 from ratelimit_toolkit.processor.endpoints import EndpointTarget, parse_endpoint_url
 from ratelimit_toolkit.processor.engine import Job, JobParts
@@ -23,7 +24,7 @@ from ratelimit_toolkit.processor.progress import ProgressBar
 from ratelimit_toolkit.processor.records import ResultWriter
 from ratelimit_toolkit.processor.resume import scan_output
 from ratelimit_toolkit.processor.summary import ProcessSummary
-from ratelimit_toolkit.processor.throttle import Throttle, make_throttle
+from ratelimit_toolkit.processor.throttle import Throttle, open_throttle
 from ratelimit_toolkit.recording import Recorder
 from ratelimit_toolkit.retry.policy import RetryPolicy
 
@@ -68,6 +69,8 @@ async def process_file(
     recorder: Recorder | None = None,
     retry_policy: RetryPolicy | None = None,
     rng: random.Random | None = None,
+    limiter: Limiter | None = None,
+    redis_url: str | None = None,
 ) -> ProcessSummary:
     """Send every unanswered line of a JSONL file to `url` and append one record per line.
 
@@ -78,8 +81,10 @@ async def process_file(
     returns them in input order. Rerunning with the same output skips lines
     that already have a record, so an interrupted or killed run resumes.
 
-    Requests are throttled by a `RateLimiter` that learns from every
-    response's `x-ratelimit-*` headers, and failed calls are retried when
+    Requests are throttled by a limiter that learns from every response's
+    `x-ratelimit-*` headers: a `RateLimiter` for this process alone, a
+    `RedisRateLimiter` when `redis_url` is given, or the `limiter` passed in.
+    Failed calls are retried when
     `errors.classify` marks them retryable, after the policy's backoff plus
     the server's suggested wait. A quota error (`insufficient_quota`) or a
     rejected key (401) stops the job within seconds; the lines not answered
@@ -112,6 +117,19 @@ async def process_file(
         recorder: receives one `Attempt` per HTTP call, for plots.
         retry_policy: the backoff policy; default `RetryPolicy(max_attempts=max_attempts)`.
         rng: the random source for jitter.
+        limiter: a `Limiter` to use as it is, such as a `RateLimiter` or a
+            `RedisRateLimiter` shared with other code. It receives every
+            response's headers through `observe`. It cannot be combined with
+            `requests_per_minute`, `tokens_per_minute` or `redis_url`, and
+            `burst_seconds` does not apply to it. A `RedisRateLimiter` has its
+            asyncio client for this event loop closed at the end and opens a
+            new one on its next use; its synchronous client stays open.
+        redis_url: share the limits with every process that uses the same
+            Redis (`redis://[:password@]host:port/db`) and the same limits,
+            through a `RedisRateLimiter` under its default key. Redis must
+            respond to PING before any line is read. Jobs for different
+            organisations or models need separate Redis databases, or a
+            `limiter=RedisRateLimiter(..., organization=..., model=...)` each.
 
     Returns:
         The run's summary; `summary.complete` tells whether every line now has a record.
@@ -121,6 +139,10 @@ async def process_file(
         ValueError: an argument is out of range, or `url` has an unknown shape.
         FileNotFoundError: `input_path` does not exist.
         OutputLockedError: another process is writing `output_path`.
+        TypeError: `limiter` lacks a `Limiter` method.
+        SharedLimiterUnavailableError: Redis at `redis_url` does not respond,
+            before the job starts or while it runs (a `ConnectionError`).
+        ImportError: `redis_url` is given and the `redis` package is missing.
     """
     _check_options(concurrency, max_attempts, timeout_seconds, max_lines, burst_seconds)
     target = parse_endpoint_url(url)
@@ -130,28 +152,32 @@ async def process_file(
         raise FileNotFoundError(f"input file {input_path} not found; pass a JSONL file with one request per line")
 
     policy = retry_policy or RetryPolicy(max_attempts=max_attempts)
-    throttle = make_throttle(requests_per_minute, tokens_per_minute, burst_seconds)
-    with ResultWriter(output_path, secrets=[key]) as writer:
-        # Scanned under the writer's lock, so a torn last line is never another run's record in progress.
-        index = scan_output(output_path)
-        summary = ProcessSummary(input_lines=count_input_lines(input_path), answered_before=len(index.answered))
-        logger.info("processing %s -> %s at %s: %d lines, %d with records already, concurrency %d",
-                    input_path, output_path, target.display_url, summary.input_lines, summary.answered_before,
-                    concurrency)
+    throttle = await open_throttle(requests_per_minute, tokens_per_minute, burst_seconds,
+                                   limiter=limiter, redis_url=redis_url)
+    try:
+        with ResultWriter(output_path, secrets=[key]) as writer:
+            # Scanned under the writer's lock, so a torn last line is never another run's record in progress.
+            index = scan_output(output_path)
+            summary = ProcessSummary(input_lines=count_input_lines(input_path), answered_before=len(index.answered))
+            logger.info("processing %s -> %s at %s: %d lines, %d with records already, concurrency %d",
+                        input_path, output_path, target.display_url, summary.input_lines, summary.answered_before,
+                        concurrency)
 
-        started = time.monotonic()
-        bar = ProgressBar(summary.input_lines, summary.answered_before, enabled=progress, lang=lang)
-        try:
-            async with _open_session(target, key, concurrency, timeout_seconds) as session:
-                parts = JobParts(input_path, target, session, throttle, policy, writer, bar, summary,
-                                 index.answered, concurrency, max_lines, recorder, rng or random.Random())
-                await Job(parts).run()
-        except asyncio.CancelledError:
-            summary.stop_reason = "cancelled"
-            raise
-        finally:
-            bar.close()
-            _finish_summary(summary, throttle, started)
+            started = time.monotonic()
+            bar = ProgressBar(summary.input_lines, summary.answered_before, enabled=progress, lang=lang)
+            try:
+                async with _open_session(target, key, concurrency, timeout_seconds) as session:
+                    parts = JobParts(input_path, target, session, throttle, policy, writer, bar, summary,
+                                     index.answered, concurrency, max_lines, recorder, rng or random.Random())
+                    await Job(parts).run()
+            except asyncio.CancelledError:
+                summary.stop_reason = "cancelled"
+                raise
+            finally:
+                bar.close()
+                _finish_summary(summary, throttle, started)
+    finally:
+        await throttle.aclose()
     return summary
 
 

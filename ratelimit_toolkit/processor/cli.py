@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,11 @@ from ratelimit_toolkit.processor.records import OutputLockedError
 
 #: Exit status after Ctrl-C, the shell's convention for SIGINT (128 + 2).
 EXIT_INTERRUPTED = 130
-#: Exit status for invalid arguments or a missing key or input file.
+#: Exit status for invalid arguments, a missing key or input file, or an unavailable Redis.
 EXIT_USAGE = 2
+#: Environment variable read when --redis-url is not given, so a password need
+#: not appear on the command line, where other local users can read it.
+REDIS_URL_VARIABLE = "RATELIMIT_TOOLKIT_REDIS_URL"
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -36,8 +40,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "Send one request per line of INPUT.jsonl to --url and append one JSON record per line "
             "to --output. Rerunning with the same --output skips lines that already have a record. "
             "The API key is read from OPENAI_API_KEY. Exit status: 0 when every line has a response "
-            "or a recorded error, 1 when some lines are still unanswered, 2 for invalid arguments, "
-            "130 after Ctrl-C."
+            "or a recorded error, 1 when some lines are still unanswered, 2 for invalid arguments "
+            "or when Redis at --redis-url is unavailable, 130 after Ctrl-C."
         ),
     )
     parser.add_argument("input", metavar="INPUT.jsonl", type=Path, help="one request body (JSON object) per line")
@@ -60,6 +64,12 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--burst-seconds", type=_positive_number, default=1.0, metavar="S",
                         help="seconds of budget spent at once, in (0, 60]; 1 (default) assumes the "
                              "server enforces the per-minute limits per second")
+    parser.add_argument("--redis-url", default=None, metavar="URL",
+                        help="share the limits through Redis at URL (redis://[:PASSWORD@]HOST:PORT/DB) with "
+                             "every process given the same URL and the same --rpm, --tpm and --burst-seconds; "
+                             f"default: ${REDIS_URL_VARIABLE} if set (which keeps a password out of the process "
+                             "list), else this process is limited alone. "
+                             "Needs the redis package (pip install 'ratelimit-toolkit[redis]')")
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -94,6 +104,11 @@ def run_command(args: argparse.Namespace) -> int:
     except (ValueError, OutputLockedError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except (ConnectionError, ImportError) as error:
+        if _redis_url(args) is None:
+            raise
+        print(_redis_error_message(error, lang), file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print(messages.t("processor.stop.cancelled", lang), file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -116,7 +131,22 @@ def _run(args: argparse.Namespace, lang: str | None) -> ProcessSummary:
         max_lines=args.max_lines,
         progress=not args.no_progress,
         lang=lang,
+        redis_url=_redis_url(args),
     )
+
+
+def _redis_url(args: argparse.Namespace) -> str | None:
+    return args.redis_url or os.environ.get(REDIS_URL_VARIABLE) or None
+
+
+def _redis_error_message(error: ConnectionError | ImportError, lang: str | None) -> str:
+    """Describe a Redis failure without the URL's password. An ImportError message already names its fix."""
+    if isinstance(error, ImportError):
+        return f"error: {error}"
+    # SharedLimiterUnavailableError carries the URL with its password replaced by ***.
+    url = getattr(error, "url", "the given --redis-url")
+    cause = error.__cause__ or error
+    return messages.t("processor.error.redis_unavailable", lang, url=url, error=f"{type(cause).__name__}: {cause}")
 
 
 def _positive_int(text: str) -> int:

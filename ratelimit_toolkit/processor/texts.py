@@ -66,6 +66,13 @@ messages.register(
             "ko": "OPENAI_API_KEY가 설정되지 않았습니다. API 키를 환경 변수로 지정하세요 "
             "(로컬 모의 서버에는 sk-mock 같은 아무 값이나 됩니다).",
         },
+        "processor.error.redis_unavailable": {
+            "en": "Redis at {url} is unavailable ({error}), so the rate limits cannot be shared. "
+            "Start redis-server there or fix --redis-url; leave --redis-url out to limit this process alone.",
+            "ko": "{url}의 Redis에 연결할 수 없어 ({error}) 속도 제한을 공유할 수 없습니다. "
+            "그곳에서 redis-server를 시작하거나 --redis-url을 고치세요. "
+            "이 프로세스만 따로 제한하려면 --redis-url을 빼세요.",
+        },
         "processor.error.input_missing": {
             "en": "input file {path} not found; pass a JSONL file with one request body per line.",
             "ko": "입력 파일 {path}을(를) 찾을 수 없습니다. 한 줄에 요청 본문 하나씩 담긴 JSONL 파일을 지정하세요.",

@@ -5,7 +5,9 @@ They give up at once on errors that retrying cannot fix, and honour the
 server's suggested wait up to `max_wait`. Each records every attempt in a
 `Recorder` and exposes the last call's counts as `decorated.last_run`. Use
 them with a client from `make_client()` (`max_retries=0`) so that only one
-layer retries.
+layer retries. Given `limiter=` (a `RateLimiter`, a `RedisRateLimiter` or an
+object with the same methods), each attempt first waits for the limiter,
+and the response headers go back to it (see `admission`).
 """
 
 from __future__ import annotations

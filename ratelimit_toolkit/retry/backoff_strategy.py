@@ -10,7 +10,9 @@ from typing import Any, TypeVar, overload
 
 import backoff
 
+from ratelimit_toolkit.limiter import Limiter
 from ratelimit_toolkit.recording import Recorder
+from ratelimit_toolkit.retry.admission import TokenCharge, check_admission_options
 from ratelimit_toolkit.retry.policy import RetryPolicy
 from ratelimit_toolkit.retry.run import RetryRun
 from ratelimit_toolkit.retry.wrapping import (
@@ -104,6 +106,8 @@ def retry_with_backoff(
     async_sleep: AsyncSleep = asyncio.sleep,
     clock: Clock = time.monotonic,
     rng: random.Random | None = None,
+    limiter: Limiter | None = None,
+    tokens: TokenCharge = None,
 ) -> RetryingFunction[P, R]: ...
 
 
@@ -118,6 +122,8 @@ def retry_with_backoff(
     async_sleep: AsyncSleep = asyncio.sleep,
     clock: Clock = time.monotonic,
     rng: random.Random | None = None,
+    limiter: Limiter | None = None,
+    tokens: TokenCharge = None,
 ) -> Callable[[Callable[P, R]], RetryingFunction[P, R]]: ...
 
 
@@ -131,6 +137,8 @@ def retry_with_backoff(
     async_sleep: AsyncSleep = asyncio.sleep,
     clock: Clock = time.monotonic,
     rng: random.Random | None = None,
+    limiter: Limiter | None = None,
+    tokens: TokenCharge = None,
 ) -> RetryingFunction[P, R] | Callable[[Callable[P, R]], RetryingFunction[P, R]]:
     """Retry a plain or `async` function with `backoff.on_exception`, following `policy`.
 
@@ -156,6 +164,13 @@ def retry_with_backoff(
             `max_time` reads the wall clock and shortens the last wait instead
             of skipping a retry that would start too late, so it is not used.
         rng: the random source for jitter; seed it for repeatable waits.
+        limiter: a `Limiter` (`RateLimiter`, `RedisRateLimiter` or an object
+            with the same methods) to wait in before each attempt. Response
+            headers reachable from errors and raw results go to its `observe`
+            (see `ratelimit_toolkit.retry.admission`). None throttles nothing.
+        tokens: the token charge of each call for `limiter`: an integer, a
+            function called with the call's own arguments, or None to
+            estimate `openai` `create` calls and charge other calls 0 tokens.
     """
     settings = RunSettings(
         policy=policy or RetryPolicy(),
@@ -163,6 +178,8 @@ def retry_with_backoff(
         recorder=recorder,
         clock=clock,
         rng=rng or random.Random(),
+        limiter=check_admission_options(limiter, tokens),
+        tokens=tokens,
     )
 
     def decorate(function: Callable[P, R]) -> RetryingFunction[P, R]:

@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
+from ratelimit_toolkit.limiter import Limiter
 from ratelimit_toolkit.recording import Recorder
+from ratelimit_toolkit.retry.admission import TokenCharge, check_admission_options
 from ratelimit_toolkit.retry.policy import RetryPolicy
 from ratelimit_toolkit.retry.run import RetryRun
 from ratelimit_toolkit.retry.wrapping import (
@@ -98,6 +100,8 @@ def retry_with_exponential_backoff(
     async_sleep: AsyncSleep = asyncio.sleep,
     clock: Clock = time.monotonic,
     rng: random.Random | None = None,
+    limiter: Limiter | None = None,
+    tokens: TokenCharge = None,
 ) -> RetryingFunction[P, R]: ...
 
 
@@ -119,6 +123,8 @@ def retry_with_exponential_backoff(
     async_sleep: AsyncSleep = asyncio.sleep,
     clock: Clock = time.monotonic,
     rng: random.Random | None = None,
+    limiter: Limiter | None = None,
+    tokens: TokenCharge = None,
 ) -> Callable[[Callable[P, R]], RetryingFunction[P, R]]: ...
 
 
@@ -139,6 +145,8 @@ def retry_with_exponential_backoff(
     async_sleep: AsyncSleep = asyncio.sleep,
     clock: Clock = time.monotonic,
     rng: random.Random | None = None,
+    limiter: Limiter | None = None,
+    tokens: TokenCharge = None,
 ) -> RetryingFunction[P, R] | Callable[[Callable[P, R]], RetryingFunction[P, R]]:
     """Retry a plain or `async` function with random exponential backoff, written as a plain loop.
 
@@ -172,6 +180,13 @@ def retry_with_exponential_backoff(
         async_sleep: awaited between attempts of an `async` function.
         clock: monotonic seconds for `max_total_seconds`.
         rng: the random source for jitter; seed it for repeatable waits.
+        limiter: a `Limiter` (`RateLimiter`, `RedisRateLimiter` or an object
+            with the same methods) to wait in before each attempt. Response
+            headers reachable from errors and raw results go to its `observe`
+            (see `ratelimit_toolkit.retry.admission`). None throttles nothing.
+        tokens: the token charge of each call for `limiter`: an integer, a
+            function called with the call's own arguments, or None to
+            estimate `openai` `create` calls and charge other calls 0 tokens.
 
     Example::
 
@@ -198,6 +213,8 @@ def retry_with_exponential_backoff(
         clock=clock,
         rng=rng or random.Random(),
         errors=error_types,
+        limiter=check_admission_options(limiter, tokens),
+        tokens=tokens,
     )
 
     sync_loop: SyncLoop = functools.partial(retry_loop, sleep=sleep)

@@ -4,7 +4,9 @@ A strategy (tenacity, backoff or the hand-written loop) decides when to call
 and when to sleep. The run classifies each failure, records every attempt in
 a `recording.Recorder`, logs each retry sleep at INFO and each give-up at
 WARNING, and produces the `RetryStatistics` that the decorated function
-exposes as `last_run` (see `wrapping`).
+exposes as `last_run` (see `wrapping`). With a limiter, the run also waits
+for admission before each attempt and feeds response headers back to it
+(see `admission`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import inspect
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypeVar
 
 from ratelimit_toolkit.errors import Failure, classify
+from ratelimit_toolkit.limiter import Limiter
 from ratelimit_toolkit.recording import Recorder
+from ratelimit_toolkit.retry.admission import headers_of_error, headers_of_result
 from ratelimit_toolkit.retry.policy import RetryPolicy
 
 logger = logging.getLogger(__name__)
@@ -72,6 +76,11 @@ class RetryRun:
     """The state of one decorated call: its attempts, the pending failure and the counters.
 
     Not thread-safe; each call gets its own run.
+
+    With a `limiter`, each attempt first waits for one request and `tokens`
+    tokens. An error the limiter raises there (such as `RequestTooLargeError`)
+    ends the run at once with `stop_reason` "not_retryable", and no attempt
+    is counted for it.
     """
 
     def __init__(
@@ -84,6 +93,8 @@ class RetryRun:
         clock: Clock,
         rng: random.Random,
         errors: tuple[type[BaseException], ...] = (Exception,),
+        limiter: Limiter | None = None,
+        tokens: float = 0.0,
     ) -> None:
         self.policy = policy
         self.strategy = strategy
@@ -92,6 +103,8 @@ class RetryRun:
         self.clock = clock
         self.rng = rng
         self.errors = errors
+        self.limiter = limiter
+        self.tokens = tokens
         self.started_at = clock()
         self.attempt_number = 0
         self.stop_reason: StopReason | None = None
@@ -107,6 +120,8 @@ class RetryRun:
 
     def call(self, func: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
         """Make one attempt; record a success, or keep the failure pending and re-raise it."""
+        if self.limiter is not None:
+            self._admit(self.limiter)
         self._begin_attempt()
         try:
             result = func(*args, **kwargs)
@@ -119,6 +134,8 @@ class RetryRun:
 
     async def acall(self, func: Callable[..., Awaitable[R]], args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
         """Make one attempt of a coroutine function; see `call`."""
+        if self.limiter is not None:
+            await self._admit_async(self.limiter)
         self._begin_attempt()
         try:
             result = await func(*args, **kwargs)
@@ -236,12 +253,50 @@ class RetryRun:
 
     # --- internals --------------------------------------------------------------
 
+    def _admit(self, limiter: Limiter) -> None:
+        try:
+            limiter.acquire(self.tokens)
+        except Exception as error:
+            self._note_admission_error(error)
+            raise
+
+    async def _admit_async(self, limiter: Limiter) -> None:
+        try:
+            await limiter.acquire_async(self.tokens)
+        except Exception as error:
+            self._note_admission_error(error)
+            raise
+
+    def _note_admission_error(self, error: BaseException) -> None:
+        self.stop_reason = "not_retryable"
+        logger.warning(
+            "%s: request %s not sent: the limiter raised %s: %s",
+            self.strategy,
+            self.request_id,
+            type(error).__name__,
+            error,
+        )
+
+    def _observe(self, headers: Mapping[str, str] | None) -> None:
+        """Pass response headers to the limiter, logging instead of raising when its Redis is lost."""
+        if self.limiter is None or headers is None:
+            return
+        try:
+            self.limiter.observe(headers)
+        except ConnectionError as error:
+            # A RedisRateLimiter raises SharedLimiterUnavailableError (a
+            # ConnectionError) here. The next acquire raises it again, so the
+            # run only skips this correction.
+            logger.warning("%s: request %s: the limiter failed to observe headers: %s",
+                           self.strategy, self.request_id, error)
+
     def _begin_attempt(self) -> None:
         self.attempt_number += 1
         self._attempt_started = self._recorder_now()
 
     def _note_success(self, result: object) -> None:
         self._succeeded = True
+        self._observe(headers_of_result(result))
         if self.recorder is not None:
             # A parsed openai response has no status; a raw response has `status_code`.
             status = getattr(result, "status_code", None)
@@ -258,6 +313,7 @@ class RetryRun:
             logger.debug("%s: request %s succeeded on attempt %d", self.strategy, self.request_id, self.attempt_number)
 
     def _note_failure(self, error: BaseException) -> None:
+        self._observe(headers_of_error(error))
         failure = classify(error)
         if failure.retryable and not isinstance(error, self.errors):
             failure = Failure(False, failure.kind, failure.status, failure.code, failure.message, failure.suggested_wait_seconds)

@@ -13,7 +13,9 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from ratelimit_toolkit.errors import classify
+from ratelimit_toolkit.limiter import Limiter
 from ratelimit_toolkit.recording import Recorder
+from ratelimit_toolkit.retry.admission import TokenCharge, check_admission_options
 from ratelimit_toolkit.retry.policy import RetryPolicy
 from ratelimit_toolkit.retry.run import RetryRun
 from ratelimit_toolkit.retry.wrapping import AsyncSleep, Clock, P, RetryingFunction, RunSettings, Sleep, wrap
@@ -117,6 +119,8 @@ def retry_with_tenacity(
     async_sleep: AsyncSleep = asyncio.sleep,
     clock: Clock = time.monotonic,
     rng: random.Random | None = None,
+    limiter: Limiter | None = None,
+    tokens: TokenCharge = None,
 ) -> RetryingFunction[P, R]: ...
 
 
@@ -131,6 +135,8 @@ def retry_with_tenacity(
     async_sleep: AsyncSleep = asyncio.sleep,
     clock: Clock = time.monotonic,
     rng: random.Random | None = None,
+    limiter: Limiter | None = None,
+    tokens: TokenCharge = None,
 ) -> Callable[[Callable[P, R]], RetryingFunction[P, R]]: ...
 
 
@@ -144,6 +150,8 @@ def retry_with_tenacity(
     async_sleep: AsyncSleep = asyncio.sleep,
     clock: Clock = time.monotonic,
     rng: random.Random | None = None,
+    limiter: Limiter | None = None,
+    tokens: TokenCharge = None,
 ) -> RetryingFunction[P, R] | Callable[[Callable[P, R]], RetryingFunction[P, R]]:
     """Retry a plain or `async` function with tenacity, following `policy`.
 
@@ -168,6 +176,13 @@ def retry_with_tenacity(
             `time.sleep`, so other tasks keep running.
         clock: monotonic seconds for `max_total_seconds`.
         rng: the random source for jitter; seed it for repeatable waits.
+        limiter: a `Limiter` (`RateLimiter`, `RedisRateLimiter` or an object
+            with the same methods) to wait in before each attempt. Response
+            headers reachable from errors and raw results go to its `observe`
+            (see `ratelimit_toolkit.retry.admission`). None throttles nothing.
+        tokens: the token charge of each call for `limiter`: an integer, a
+            function called with the call's own arguments, or None to
+            estimate `openai` `create` calls and charge other calls 0 tokens.
 
     Example::
 
@@ -180,6 +195,8 @@ def retry_with_tenacity(
         recorder=recorder,
         clock=clock,
         rng=rng or random.Random(),
+        limiter=check_admission_options(limiter, tokens),
+        tokens=tokens,
     )
 
     def sync_loop(run: RetryRun, target: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

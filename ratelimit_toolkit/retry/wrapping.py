@@ -10,7 +10,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, ParamSpec, Protocol, TypeVar, cast
 
+from ratelimit_toolkit.limiter import Limiter
 from ratelimit_toolkit.recording import Recorder
+from ratelimit_toolkit.retry.admission import TokenCharge, charge_for
 from ratelimit_toolkit.retry.policy import RetryPolicy
 from ratelimit_toolkit.retry.run import Clock, RetryRun, RetryStatistics
 
@@ -61,6 +63,8 @@ class RunSettings:
     clock: Clock
     rng: random.Random
     errors: tuple[type[BaseException], ...] = (Exception,)
+    limiter: Limiter | None = None
+    tokens: TokenCharge = None
 
 
 def wrap(func: Callable[P, R], settings: RunSettings, sync_loop: SyncLoop, async_loop: AsyncLoop) -> RetryingFunction[P, R]:
@@ -68,7 +72,9 @@ def wrap(func: Callable[P, R], settings: RunSettings, sync_loop: SyncLoop, async
     numbers = itertools.count(1)
     name = getattr(func, "__qualname__", type(func).__name__)
 
-    def new_run() -> RetryRun:
+    def new_run(args: tuple[Any, ...], kwargs: dict[str, Any]) -> RetryRun:
+        # The charge is computed only with a limiter, so without one a call does no extra work.
+        tokens = 0.0 if settings.limiter is None else charge_for(settings.tokens, args, kwargs)
         return RetryRun(
             policy=settings.policy,
             strategy=settings.strategy,
@@ -77,13 +83,15 @@ def wrap(func: Callable[P, R], settings: RunSettings, sync_loop: SyncLoop, async
             clock=settings.clock,
             rng=settings.rng,
             errors=settings.errors,
+            limiter=settings.limiter,
+            tokens=tokens,
         )
 
     if is_async_callable(func):
 
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            run = new_run()
+            run = new_run(args, kwargs)
             try:
                 return await async_loop(run, func, args, kwargs)
             except BaseException:
@@ -97,7 +105,7 @@ def wrap(func: Callable[P, R], settings: RunSettings, sync_loop: SyncLoop, async
 
         @functools.wraps(func)
         def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-            run = new_run()
+            run = new_run(args, kwargs)
             try:
                 return sync_loop(run, func, args, kwargs)
             except BaseException:
