@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "Attempt": "recording",
     "Failure": "errors",
+    "Limiter": "limiter",
     "MockServer": "mock",
     "RateLimiter": "limiter",
     "Recorder": "recording",
