@@ -11,6 +11,7 @@ from typing import Any
 import openai
 
 from ratelimit_toolkit import messages
+from ratelimit_toolkit.cli_types import positive_int, positive_number
 from ratelimit_toolkit.batch_api import texts  # noqa: F401  (registers the messages)
 from ratelimit_toolkit.batch_api.api import run_batch_job
 from ratelimit_toolkit.batch_api.convert import BATCH_ENDPOINTS
@@ -62,26 +63,26 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def _add_split_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("splitting")
-    group.add_argument("--max-requests-per-file", type=_positive_int, default=MAX_REQUESTS_PER_FILE, metavar="N",
+    group.add_argument("--max-requests-per-file", type=positive_int, default=MAX_REQUESTS_PER_FILE, metavar="N",
                        help=f"requests per batch file (default and OpenAI's maximum: {MAX_REQUESTS_PER_FILE:,})")
-    group.add_argument("--max-bytes-per-file", type=_positive_int, default=MAX_FILE_BYTES, metavar="BYTES",
+    group.add_argument("--max-bytes-per-file", type=positive_int, default=MAX_FILE_BYTES, metavar="BYTES",
                        help=f"bytes per batch file (default and OpenAI's maximum: {MAX_FILE_BYTES:,})")
-    group.add_argument("--max-prompt-tokens-per-file", type=_positive_int, default=None, metavar="N",
+    group.add_argument("--max-prompt-tokens-per-file", type=positive_int, default=None, metavar="N",
                        help="estimated prompt tokens per batch file; set it below your enqueued token limit "
                             "(default: no limit)")
-    group.add_argument("--max-enqueued-tokens", type=_positive_int, default=None, metavar="N",
+    group.add_argument("--max-enqueued-tokens", type=positive_int, default=None, metavar="N",
                        help="submit another file only while the running ones hold at most N estimated prompt "
                             "tokens (default: submit every file at once)")
 
 
 def _add_wait_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("waiting")
-    group.add_argument("--poll-interval", type=_positive_number, default=5.0, metavar="S",
+    group.add_argument("--poll-interval", type=positive_number, default=5.0, metavar="S",
                        help="first wait between status checks, in seconds; it grows 1.5 times per check "
                             "without change (default: 5)")
-    group.add_argument("--max-poll-interval", type=_positive_number, default=60.0, metavar="S",
+    group.add_argument("--max-poll-interval", type=positive_number, default=60.0, metavar="S",
                        help="maximum wait between status checks, in seconds (default: 60)")
-    group.add_argument("--max-wait", type=_positive_number, default=None, metavar="S",
+    group.add_argument("--max-wait", type=positive_number, default=None, metavar="S",
                        help="stop waiting after S seconds and leave the batches running for a rerun (default: wait)")
     group.add_argument("--no-wait", action="store_true", help="submit and return; rerun later to collect results")
     group.add_argument("--cancel", action="store_true",
@@ -132,23 +133,3 @@ def run_command(args: argparse.Namespace) -> int:
 
     print(summary.format(lang))
     return summary.exit_status
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
-def _positive_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value

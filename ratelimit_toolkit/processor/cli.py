@@ -11,6 +11,7 @@ from typing import Any
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ratelimit_toolkit import messages
+from ratelimit_toolkit.cli_types import positive_int, positive_number
 from ratelimit_toolkit.processor import texts  # noqa: F401  (registers the messages)
 from ratelimit_toolkit.processor.api import (
     DEFAULT_CONCURRENCY,
@@ -57,11 +58,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rpm", type=_positive_number, default=None, metavar="N",
+    parser.add_argument("--rpm", type=positive_number, default=None, metavar="N",
                         help="requests-per-minute limit; default: learned from x-ratelimit-* response headers")
-    parser.add_argument("--tpm", type=_positive_number, default=None, metavar="N",
+    parser.add_argument("--tpm", type=positive_number, default=None, metavar="N",
                         help="tokens-per-minute limit; default: learned from x-ratelimit-* response headers")
-    parser.add_argument("--burst-seconds", type=_positive_number, default=1.0, metavar="S",
+    parser.add_argument("--burst-seconds", type=positive_number, default=1.0, metavar="S",
                         help="seconds of budget spent at once, in (0, 60]; 1 (default) assumes the "
                              "server enforces the per-minute limits per second")
     parser.add_argument("--redis-url", default=None, metavar="URL",
@@ -73,13 +74,13 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-attempts", type=_positive_int, default=DEFAULT_MAX_ATTEMPTS, metavar="N",
+    parser.add_argument("--max-attempts", type=positive_int, default=DEFAULT_MAX_ATTEMPTS, metavar="N",
                         help=f"HTTP calls per line before its error is recorded (default {DEFAULT_MAX_ATTEMPTS})")
-    parser.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N",
+    parser.add_argument("--concurrency", type=positive_int, default=DEFAULT_CONCURRENCY, metavar="N",
                         help=f"requests in flight at most (default {DEFAULT_CONCURRENCY})")
-    parser.add_argument("--timeout", type=_positive_number, default=DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
+    parser.add_argument("--timeout", type=positive_number, default=DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
                         help=f"timeout of one HTTP call, in seconds (default {DEFAULT_TIMEOUT_SECONDS:g})")
-    parser.add_argument("--max-lines", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--max-lines", type=positive_int, default=None, metavar="N",
                         help="stop after N lines in this run (the rest stays for a later resume)")
     # SUPPRESS keeps the top-level `ratelimit-toolkit --lang` when this one is not given.
     parser.add_argument("--lang", choices=messages.LANGUAGES, default=argparse.SUPPRESS,
@@ -147,23 +148,3 @@ def _redis_error_message(error: ConnectionError | ImportError, lang: str | None)
     url = getattr(error, "url", "the given --redis-url")
     cause = error.__cause__ or error
     return messages.t("processor.error.redis_unavailable", lang, url=url, error=f"{type(cause).__name__}: {cause}")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
-def _positive_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
