@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from ratelimit_toolkit import messages
+from ratelimit_toolkit import cli_help, messages
 from ratelimit_toolkit.batch_api.cli import add_parser as add_batch_parser
 from ratelimit_toolkit.mock.hosts import network_warning
 from ratelimit_toolkit.mock.scope_settings import DEFAULT_MAX_SCOPES, read_organizations_file
@@ -67,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="logging level for messages on stderr (default: INFO)",
     )
-    parser.add_argument("--lang", choices=["en", "ko"], help="language of messages (default: from LANG, else English)")
+    parser.add_argument(
+        "--lang",
+        choices=["en", "ko"],
+        help="language of help and messages (default: RATELIMIT_TOOLKIT_LANG, else the locale from "
+        "LC_ALL, LC_MESSAGES or LANG, else English)",
+    )
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_serve_command(subcommands)
     add_process_parser(subcommands)
@@ -77,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    # argparse prints --help while it parses, so the help language is picked from argv beforehand.
+    cli_help.localize_parser(parser, cli_help.help_language(argv))
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     handler: Handler = arguments.handler
