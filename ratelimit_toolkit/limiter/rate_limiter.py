@@ -367,7 +367,9 @@ class RateLimiter:
           A limit that is None is switched on only when `learn_limits` is True.
         - `x-ratelimit-reset-*` (or, without it, `x-ratelimit-remaining-*`)
           lowers a bucket's level when the server has counted more than this
-          limiter has (see `TokenBucket.correct_from_server`). It never raises a level.
+          limiter has (see `TokenBucket.correct_from_server`). It raises a level
+          only once: when a limit that started as a guess is first learned, the
+          level starts from the server's (see `TokenBucket.start_from_server`).
 
         Missing or invalid headers are ignored.
         """
