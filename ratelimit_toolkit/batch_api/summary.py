@@ -9,6 +9,7 @@ from typing import Any, Literal
 from ratelimit_toolkit import messages
 from ratelimit_toolkit.batch_api import texts  # noqa: F401  (registers the messages)
 from ratelimit_toolkit.batch_api.merge import MergeCounts
+from ratelimit_toolkit.processor.summary import LineCounts
 
 #: Reason a run returned while batches were still running.
 StopReason = Literal["max_wait", "no_wait", "cancelled", "interrupted"]
@@ -50,7 +51,7 @@ class Note:
 
 
 @dataclass
-class BatchSummary:
+class BatchSummary(LineCounts):
     """Counters of one run of a batch job.
 
     Attributes:
@@ -96,24 +97,6 @@ class BatchSummary:
     def failed(self) -> Counter[str]:
         """Lines recorded with an error in this run, by kind, unsent lines included."""
         return self.merged.failed + self.unsent
-
-    @property
-    def failed_total(self) -> int:
-        return sum(self.failed.values())
-
-    @property
-    def answered(self) -> int:
-        """Lines with a record, from this run or before it."""
-        return self.answered_before + self.succeeded + self.failed_total
-
-    @property
-    def unanswered(self) -> int:
-        return max(0, self.input_lines - self.answered)
-
-    @property
-    def complete(self) -> bool:
-        """True when every input line has a response or a recorded error."""
-        return self.unanswered == 0
 
     @property
     def exit_status(self) -> int:

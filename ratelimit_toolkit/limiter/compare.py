@@ -209,7 +209,7 @@ def _run(
         recorder=recorder,
         server_stats=None if server is None else server.stats(),
     )
-    logger.info("run %r finished: %d attempts, %d answered 429, %.1f s", label, result.attempts, result.refused, elapsed)
+    logger.info("run %r finished: %d attempts, %d got 429, %.1f s", label, result.attempts, result.refused, elapsed)
     return result
 
 

@@ -13,8 +13,39 @@ from ratelimit_toolkit.processor import texts  # noqa: F401  (registers the mess
 StopReason = Literal["quota", "auth", "max_lines", "cancelled"]
 
 
+class LineCounts:
+    """Counts derived from `input_lines`, `answered_before`, `succeeded` and `failed`.
+
+    Shared by the summaries of `process` and of the Batch API path, which
+    record lines in the same output format.
+    """
+
+    input_lines: int
+    answered_before: int
+    succeeded: int
+    failed: Counter[str]
+
+    @property
+    def failed_total(self) -> int:
+        return sum(self.failed.values())
+
+    @property
+    def answered(self) -> int:
+        """Lines with a record, from this run or before it."""
+        return self.answered_before + self.succeeded + self.failed_total
+
+    @property
+    def unanswered(self) -> int:
+        return max(0, self.input_lines - self.answered)
+
+    @property
+    def complete(self) -> bool:
+        """True when every input line has a response or a recorded error."""
+        return self.unanswered == 0
+
+
 @dataclass
-class ProcessSummary:
+class ProcessSummary(LineCounts):
     """Counters and outcome of one run.
 
     Attributes:
@@ -54,24 +85,6 @@ class ProcessSummary:
     stop_code: str | None = None
     stop_status: int | None = None
     lines_queued: int = 0
-
-    @property
-    def failed_total(self) -> int:
-        return sum(self.failed.values())
-
-    @property
-    def answered(self) -> int:
-        """Lines with a record, from this run or before it."""
-        return self.answered_before + self.succeeded + self.failed_total
-
-    @property
-    def unanswered(self) -> int:
-        return max(0, self.input_lines - self.answered)
-
-    @property
-    def complete(self) -> bool:
-        """True when every input line has a response or a recorded error."""
-        return self.unanswered == 0
 
     @property
     def requests_per_minute(self) -> float:
